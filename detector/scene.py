@@ -1,0 +1,316 @@
+"""Scenes on disk: open, describe, and read windows resampled to a working GSD; write rasters.
+
+The only module that opens raster files. A scene is never read whole: the contrast stretch
+comes from a decimated read (GDAL uses overviews when the file has them) and the model reads
+tiles through windows resampled on the fly with rasterio's ``out_shape``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.errors import NotGeoreferencedWarning, RasterioError
+from rasterio.windows import Window
+
+from .acqtime import acquisition_time
+from .atomic import atomic_path
+from .bands import BandChoice, Stretch, pick_bands, robust_stretch
+from .errors import SceneError
+from .georef import GeoRef
+from .tiles import DEFAULT_OVERLAP_M, Tile, tile_grid, tiles_touching
+
+SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "uint32", "int32", "float32", "float64")
+PREVIEW_PX = 1024  # longest side of the decimated read the stretch is computed from
+
+
+@dataclass(frozen=True)
+class SceneInfo:
+    """What a scene is: size, georeferencing, ground sample distance, bands, time, stretch."""
+
+    path: str
+    driver: str
+    width: int
+    height: int
+    count: int
+    dtype: str
+    nodata: float | None
+    crs: str | None  # "EPSG:32653" or WKT; None for a plain image
+    transform: tuple[float, ...]  # affine (a, b, c, d, e, f), pixels -> CRS
+    gsd_x_m: float  # ground metres per pixel along columns
+    gsd_y_m: float  # ground metres per pixel along rows
+    gsd_source: str  # "crs" or "user"
+    bands: BandChoice
+    datetime: datetime | None
+    datetime_source: str
+    stretch: Stretch
+
+    @property
+    def gsd_m(self) -> float:
+        """Ground sample distance in metres (geometric mean of the two pixel sides)."""
+        return math.sqrt(self.gsd_x_m * self.gsd_y_m)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready description (for run records and `detector.info --json`)."""
+        d = asdict(self)
+        d["gsd_m"] = self.gsd_m
+        d["datetime"] = self.datetime.isoformat() if self.datetime else None
+        return d
+
+
+class Scene:
+    """An open scene file. Cheap to pickle: a DataLoader worker reopens the file on first read.
+
+    ``gsd_m`` is required for images without a CRS and overrides the CRS-derived value when
+    given. ``bands`` are 1-based indexes (red, green, blue) or one panchromatic band. Every
+    problem the user can fix raises :class:`SceneError` naming the file.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike,
+        *,
+        gsd_m: float | None = None,
+        bands: tuple[int, ...] | None = None,
+        stretch_percentiles: tuple[float, float] = (2.0, 98.0),
+    ):
+        self.path = Path(path)
+        self._ds = None
+        self._pid = None
+        if gsd_m is not None and not (gsd_m > 0 and math.isfinite(gsd_m)):
+            raise SceneError(self.path, f"ground sample distance must be a positive number of metres, got {gsd_m}")
+        if not self.path.exists():
+            raise SceneError(self.path, "file not found")
+        if self.path.is_dir():
+            raise SceneError(self.path, "is a directory, not an image file")
+        ds = self._dataset()
+        dtype = ds.dtypes[0]
+        if dtype not in SUPPORTED_DTYPES:
+            self.close()
+            raise SceneError(self.path, f"data type {dtype} is not supported (use one of {', '.join(SUPPORTED_DTYPES)})")
+        self.georef = GeoRef(ds.crs, ds.transform) if ds.crs is not None else None
+        if gsd_m is not None:
+            gsd_xy, gsd_source = (float(gsd_m), float(gsd_m)), "user"
+        elif self.georef is not None:
+            gsd_xy, gsd_source = self.georef.ground_gsd_m(ds.width, ds.height), "crs"
+        else:
+            self.close()
+            raise SceneError(self.path, "has no CRS, so its ground sample distance is unknown; give it with --gsd (gsd_m=)")
+        try:
+            choice = pick_bands(ds.count, [c.name for c in ds.colorinterp], list(ds.descriptions), bands)
+        except ValueError as exc:
+            self.close()
+            raise SceneError(self.path, str(exc)) from None
+        when, when_source = acquisition_time(self.path, ds.tags(), ds.tags(ns="IMAGERY"))
+        self._bands = choice
+        sample, valid = self._read_raw(Window(0, 0, ds.width, ds.height), _preview_shape(ds.width, ds.height))
+        try:
+            stretch = robust_stretch(sample, valid, stretch_percentiles)
+        except ValueError:
+            self.close()
+            raise SceneError(self.path, "every pixel is nodata or masked: nothing to look at") from None
+        self.info = SceneInfo(
+            path=str(self.path), driver=ds.driver, width=ds.width, height=ds.height, count=ds.count,
+            dtype=dtype, nodata=ds.nodata, crs=_crs_name(ds.crs), transform=tuple(ds.transform)[:6],
+            gsd_x_m=gsd_xy[0], gsd_y_m=gsd_xy[1], gsd_source=gsd_source, bands=choice,
+            datetime=when, datetime_source=when_source, stretch=stretch,
+        )
+
+    # --- file handle ----------------------------------------------------------------------
+    def _dataset(self):
+        if self._ds is None or self._pid != os.getpid():
+            try:
+                with warnings.catch_warnings():
+                    # A plain image has no georeferencing by design; we report that ourselves.
+                    warnings.simplefilter("ignore", NotGeoreferencedWarning)
+                    self._ds = rasterio.open(self.path)
+            except RasterioError as exc:
+                raise SceneError(self.path, f"not a readable image ({_gdal_reason(exc)})") from None
+            self._pid = os.getpid()
+        return self._ds
+
+    def close(self) -> None:
+        """Close the file handle; a later read reopens it."""
+        if self._ds is not None and self._pid == os.getpid():
+            self._ds.close()
+        self._ds = None
+
+    def __enter__(self) -> "Scene":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_ds"] = None  # rasterio datasets must be opened inside each worker
+        return state
+
+    # --- reads ----------------------------------------------------------------------------
+    def _read_raw(self, window: Window, out_shape: tuple[int, int], resampling=Resampling.nearest):
+        """Selected bands of ``window`` resampled to ``out_shape``, in file units, and validity."""
+        ds = self._dataset()
+        idx = list(self._bands.indexes)
+        shape = (len(idx), *out_shape)
+        try:
+            data = ds.read(idx, window=window, out_shape=shape, resampling=resampling)
+            masks = ds.read_masks(idx, window=window, out_shape=shape, resampling=Resampling.nearest)
+        except RasterioError as exc:
+            raise SceneError(self.path, f"cannot read pixels, the file may be truncated or corrupt ({_gdal_reason(exc)})") from None
+        valid = np.all(masks > 0, axis=0)
+        if data.dtype.kind == "f":
+            valid &= np.all(np.isfinite(data), axis=0)
+        return data, valid
+
+    def read(self, window: Window, out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Read ``window`` (scene pixels) resampled to ``out_shape`` = (rows, cols).
+
+        Returns a float32 (3, rows, cols) RGB array stretched to [0, 1] (a panchromatic band is
+        repeated three times) and a bool (rows, cols) array that is False on nodata or masked
+        pixels, which are set to 0. Downsampling averages (anti-aliasing small hulls);
+        upsampling is bilinear.
+        """
+        shrink = window.width / out_shape[1] > 1.0 or window.height / out_shape[0] > 1.0
+        data, valid = self._read_raw(window, out_shape, Resampling.average if shrink else Resampling.bilinear)
+        rgb = self.info.stretch.apply(data)
+        rgb[:, ~valid] = 0.0
+        if rgb.shape[0] == 1:
+            rgb = np.repeat(rgb, 3, axis=0)
+        return rgb, valid
+
+    def read_tile(self, tile: Tile, tile_px: int) -> tuple[np.ndarray, np.ndarray]:
+        """Read a tile at the working GSD, padded to ``tile_px`` square with invalid pixels."""
+        rgb, valid = self.read(Window(tile.col_off, tile.row_off, tile.width, tile.height), (tile.out_height, tile.out_width))
+        if rgb.shape[1:] == (tile_px, tile_px):
+            return rgb, valid
+        out = np.zeros((3, tile_px, tile_px), np.float32)
+        out_valid = np.zeros((tile_px, tile_px), bool)
+        out[:, : tile.out_height, : tile.out_width] = rgb
+        out_valid[: tile.out_height, : tile.out_width] = valid
+        return out, out_valid
+
+    def preview(self, max_px: int = PREVIEW_PX) -> tuple[np.ndarray, np.ndarray]:
+        """The whole scene decimated so its longest side is at most ``max_px``, stretched."""
+        ds = self._dataset()
+        return self.read(Window(0, 0, ds.width, ds.height), _preview_shape(ds.width, ds.height, max_px))
+
+    # --- areas of interest and tiles ------------------------------------------------------
+    def aoi_to_pixels(self, geom, crs: CRS | str | None = None, buffer_m: float = 0.0):
+        """An area of interest (shapely geometry in ``crs``, default WGS84 lon/lat) in scene pixels.
+
+        Grown by ``buffer_m`` ground metres and clipped to the scene. Raises SceneError when
+        the scene has no CRS or the area does not overlap the scene.
+        """
+        import shapely
+
+        if self.georef is None:
+            raise SceneError(self.path, "has no CRS, so an area of interest in map coordinates cannot be placed on it")
+        area = self.georef.geometry_to_pixels(geom, crs)
+        if buffer_m:
+            area = area.buffer(buffer_m / self.info.gsd_m)
+        area = area.intersection(shapely.box(0, 0, self.info.width, self.info.height))
+        if area.is_empty or area.area == 0:
+            raise SceneError(self.path, "the area of interest does not overlap the scene")
+        return area
+
+    def tiles(
+        self,
+        work_gsd_m: float,
+        tile_px: int,
+        overlap_m: float = DEFAULT_OVERLAP_M,
+        area_px=None,
+    ) -> list[Tile]:
+        """Tiles covering the scene, or only ``area_px`` (from :meth:`aoi_to_pixels`)."""
+        info = self.info
+        region = None if area_px is None else tuple(math.floor(v) if i < 2 else math.ceil(v) for i, v in enumerate(area_px.bounds))
+        tiles = tile_grid(info.width, info.height, info.gsd_x_m, info.gsd_y_m, work_gsd_m, tile_px, overlap_m, region)
+        return tiles if area_px is None else tiles_touching(tiles, area_px)
+
+
+def _preview_shape(width: int, height: int, max_px: int = PREVIEW_PX) -> tuple[int, int]:
+    scale = min(1.0, max_px / max(width, height))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _crs_name(crs: CRS | None) -> str | None:
+    if crs is None:
+        return None
+    epsg = crs.to_epsg()
+    return f"EPSG:{epsg}" if epsg else crs.to_wkt()
+
+
+def _gdal_reason(exc: Exception) -> str:
+    """GDAL's own message (rasterio chains it as the cause), on one line."""
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return " ".join(str(exc).split())[:300]
+
+
+# --- writing ------------------------------------------------------------------------------
+def write_geotiff(
+    path: str | os.PathLike,
+    data: np.ndarray,
+    crs: CRS | str | None,
+    transform: Affine,
+    *,
+    nodata: float | None = None,
+    tags: dict[str, str] | None = None,
+    colorinterp: list[str] | None = None,
+    descriptions: list[str] | None = None,
+) -> Path:
+    """Write (bands, rows, cols) ``data`` as a tiled, deflate-compressed GeoTIFF, atomically.
+
+    ``tags`` go into the default metadata domain (e.g. ``TIFFTAG_DATETIME``); ``colorinterp``
+    names per band ("red", "green", "blue", "gray", "undefined").
+    """
+    from rasterio.enums import ColorInterp
+
+    data = np.asarray(data)
+    if data.ndim == 2:
+        data = data[None]
+    count, height, width = data.shape
+    profile = dict(
+        driver="GTiff", width=width, height=height, count=count, dtype=data.dtype.name,
+        crs=CRS.from_user_input(crs) if crs is not None else None, transform=transform, nodata=nodata,
+        compress="deflate", tiled=True, blockxsize=256, blockysize=256,
+    )
+    if width < 256 or height < 256:
+        profile.update(tiled=False, blockxsize=None, blockysize=None)
+        profile = {k: v for k, v in profile.items() if v is not None or k in ("crs", "nodata")}
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(data)
+            if tags:
+                dst.update_tags(**tags)
+            if colorinterp:
+                dst.colorinterp = [ColorInterp[c] for c in colorinterp]
+            if descriptions:
+                for i, d in enumerate(descriptions, start=1):
+                    dst.set_band_description(i, d)
+    return Path(path)
+
+
+def write_png(path: str | os.PathLike, rgb_u8: np.ndarray) -> Path:
+    """Write a (3, rows, cols) or (rows, cols) uint8 array as a PNG picture, atomically."""
+    rgb_u8 = np.asarray(rgb_u8, np.uint8)
+    if rgb_u8.ndim == 2:
+        rgb_u8 = rgb_u8[None]
+    count, height, width = rgb_u8.shape
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore", NotGeoreferencedWarning)
+        with rasterio.open(tmp, "w", driver="PNG", width=width, height=height, count=count, dtype="uint8") as dst:
+            dst.write(rgb_u8)
+        aux = Path(str(tmp) + ".aux.xml")
+        if aux.exists():
+            aux.unlink()
+    return Path(path)
