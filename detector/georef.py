@@ -118,3 +118,16 @@ def _apply(geom, fn):
         return np.column_stack([x, y])
 
     return shapely.transform(geom, on_coords)
+
+
+def heading_deg(stern_lon, stern_lat, bow_lon, bow_lat) -> np.ndarray:
+    """Bearing from stern to bow in degrees clockwise from true north, in [0, 360).
+
+    Uses local ellipsoidal metres per degree, exact enough over a hull's length.
+    """
+    stern_lon, stern_lat = np.asarray(stern_lon, float), np.asarray(stern_lat, float)
+    lat_mid = float(np.mean((stern_lat + np.asarray(bow_lat, float)) / 2))
+    m_lon, m_lat = metres_per_degree(lat_mid)
+    de = (np.asarray(bow_lon, float) - stern_lon) * m_lon
+    dn = (np.asarray(bow_lat, float) - stern_lat) * m_lat
+    return np.degrees(np.arctan2(de, dn)) % 360.0
