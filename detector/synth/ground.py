@@ -148,7 +148,9 @@ def render_ground(grid: Grid, pm: PortMap, sun: Sun, rng: np.random.Generator) -
     # Water: slow variations, shallow tint along the shore, swell and glint where resolvable.
     slow = fbm(e, n, 900.0, WORLD_SEED + 1, 4, g)
     img[:] = WATER[:, None, None] * (0.8 + 0.4 * slow)[None]
-    dist_m = ndimage.distance_transform_edt(land < 0.5) * g
+    # Shallows and sediment lie along natural shores; dredged quays drop straight into deep water.
+    shore = np.maximum(land - coverage(pm.aprons.buffer(60.0), grid), 0)
+    dist_m = ndimage.distance_transform_edt(shore < 0.5) * g
     _mix(img, SHALLOW, 0.7 * np.exp(-dist_m / 45.0) * (0.5 + fbm(e, n, 150.0, WORLD_SEED + 2, 3, g)))
     wavelength_m = float(rng.uniform(35.0, 110.0))
     visible = math.exp(-2.0 * (math.pi * g / wavelength_m) ** 2)

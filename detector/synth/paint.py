@@ -110,7 +110,7 @@ def _local(v: Vessel, e: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndar
 def draw_vessel(img: np.ndarray, grid: Grid, v: Vessel, sun: Sun) -> None:
     """Composite one vessel (wake, shadow, hull) into ``img`` (4, H, W) in place."""
     free_m, top_m = _heights(v)
-    sh_free, sh_top = sun.shadow_m(free_m), sun.shadow_m(top_m)
+    sh_top = sun.shadow_m(top_m)
     speed = v.extra.get("speed_kn", 0.0) if v.state == "underway" else 0.0
     wake_m = 1.5 * v.length_m * min(1.0, speed / 10.0) if speed else 0.0
     fwd, _ = v.axes
@@ -132,10 +132,18 @@ def draw_vessel(img: np.ndarray, grid: Grid, v: Vessel, sun: Sun) -> None:
     u, w = _local(v, E, N)
     hull = np.abs(w) <= half_width(v, u)
     # Shadow: a point is shaded when the hull (or its superstructure) stands between it and the sun.
-    uf, wf = _local(v, E - sh_free[0], N - sh_free[1])
-    ut, wt = _local(v, E - sh_top[0], N - sh_top[1])
+    # Shadows are swept from the deck up to the top, so they stay attached to what casts them.
     L, B = v.length_m, v.beam_m
-    shade = ((np.abs(wf) <= half_width(v, uf)) | _superstructure(v, (ut + L / 2) / L, wt / (B / 2))) & ~hull
+    shade = np.zeros_like(hull)
+    for frac in (0.5, 1.0):
+        off = sun.shadow_m(free_m * frac)
+        uf, wf = _local(v, E - off[0], N - off[1])
+        shade |= np.abs(wf) <= half_width(v, uf)
+    for frac in (0.2, 0.4, 0.6, 0.8, 1.0):
+        off = sun.shadow_m(free_m + (top_m - free_m) * frac)
+        ut, wt = _local(v, E - off[0], N - off[1])
+        shade |= _superstructure(v, (ut + L / 2) / L, wt / (B / 2))
+    shade &= ~hull
     colour = np.zeros(E.shape + (4,), np.float32)
     colour[hull] = _deck(v, u[hull], w[hull])
     hb = (r1 - r0, s, c1 - c0, s)

@@ -100,9 +100,9 @@ def fill_berth(berth: Berth, rng: np.random.Generator, occupancy: float = 0.7) -
         elif berth.kind == "crude":
             cls = str(rng.choice(["handysize", "panamax", "aframax", "suezmax"]))
         length, beam = sample_dimensions(kind, rng, cls if kind == "tanker" else None)
-        length = min(length, berth.max_length_m, berth.quay_length_m - pos - 2.0)
-        if length < 20.0:
-            break
+        length = min(length, berth.max_length_m)
+        if pos + length + 2.0 > berth.quay_length_m:
+            break  # the quay is full: a shorter hull would break the class proportions
         if rng.random() < occupancy:
             v = at_berth(berth, kind, length, beam, pos + length / 2, rng, style=int(rng.integers(1 << 30)), laden=float(rng.random()))
             vessels.append(v)
