@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 from affine import Affine
 from rasterio.features import rasterize
 from scipy import ndimage
@@ -107,6 +108,17 @@ def _supersampled(grid: Grid, mask: np.ndarray, pattern, s: int) -> np.ndarray:
     return out / (s * s)
 
 
+def _paint_pattern(img: np.ndarray, grid: Grid, weight: np.ndarray, pattern, detail_m: float, max_ss: int) -> None:
+    """Blend ``pattern`` into ``img`` where ``weight`` > 0, supersampled so detail of ``detail_m`` averages."""
+    mask = weight > 0
+    if not mask.any():
+        return
+    s = 1 if grid.gsd_m < detail_m else min(max_ss, int(math.ceil(grid.gsd_m / detail_m)))
+    paint = np.zeros_like(img)
+    paint[:, mask] = _supersampled(grid, mask, pattern, s)
+    _mix(img, paint, weight)
+
+
 def _containers(e: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Container stacks: 12.2 x 2.44 m boxes in rows of blocks with driving lanes between blocks."""
     col, row = np.floor(e / 13.4), np.floor(n / 2.6)
@@ -172,28 +184,15 @@ def render_ground(grid: Grid, pm: PortMap, sun: Sun, rng: np.random.Generator) -
     _mix(img, natural, land)
 
     # Town, aprons, container yard, roads.
-    town = coverage(pm.town, grid) * land
-    if town.any():
-        s = 1 if g < 1.0 else min(4, int(math.ceil(g / 1.5)))
-        mask = town > 0
-        paint = np.zeros_like(img)
-        paint[:, mask] = _supersampled(grid, mask, _buildings, s)
-        _mix(img, paint, town)
+    # Patterns finer than a pixel (buildings, 2.4 m containers) are averaged over sub-pixel points.
+    _paint_pattern(img, grid, coverage(pm.town, grid) * land, _buildings, detail_m=1.5, max_ss=4)
     apron = coverage(pm.aprons, grid)
     concrete = CONCRETE[:, None, None] * (0.85 + 0.3 * fbm(e, n, 80.0, WORLD_SEED + 5, 4, g))[None]
     _mix(img, concrete, apron)
-    yard = coverage(pm.container_yard, grid)
-    if yard.any():
-        s = 1 if g < 0.8 else min(5, int(math.ceil(g / 0.8)))
-        mask = yard > 0
-        paint = np.zeros_like(img)
-        paint[:, mask] = _supersampled(grid, mask, _containers, s)
-        _mix(img, paint, yard)
+    _paint_pattern(img, grid, coverage(pm.container_yard, grid), _containers, detail_m=0.8, max_ss=5)
     _mix(img, ASPHALT, coverage(pm.roads, grid))
 
     # Tanks: white roofs with a soft rim, and their shadows on the ground.
-    import shapely
-
     for east, north, radius in pm.tanks:
         height_m = radius * 0.9
         sh = sun.shadow_m(height_m)
