@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import shapely
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
@@ -210,8 +211,6 @@ class Scene:
         Grown by ``buffer_m`` ground metres and clipped to the scene. Raises SceneError when
         the scene has no CRS or the area does not overlap the scene.
         """
-        import shapely
-
         if self.georef is None:
             raise SceneError(self.path, "has no CRS, so an area of interest in map coordinates cannot be placed on it")
         area = self.georef.geometry_to_pixels(geom, crs)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
+import shapely
 from affine import Affine
 from rasterio.warp import transform as warp_transform
 
@@ -142,8 +143,6 @@ def random_spec(seed: int, index: int, *, gsd_m: float | None = None, size_px: i
 
     vessels: list[Vessel] = []
     frame = (ce - half_m - 400, cn - half_m - 400, ce + half_m + 400, cn + half_m + 400)
-    import shapely
-
     frame_poly = shapely.box(*frame)
     for b in pm.berths:
         if b.outline().intersects(frame_poly):

@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import shapely
 
 from ..hulls import by_name, class_for_length
 from .layout import Berth, PortMap
@@ -117,8 +118,6 @@ def fill_berth(berth: Berth, rng: np.random.Generator, occupancy: float = 0.7) -
 
 def in_water(pm: PortMap, vessel: Vessel, margin_m: float = 15.0) -> bool:
     """True when the hull (grown by ``margin_m``) does not touch land."""
-    import shapely
-
     return not shapely.Polygon(vessel.corners()).buffer(margin_m).intersects(pm.land)
 
 
@@ -137,7 +136,5 @@ def free_vessel(pm: PortMap, rng: np.random.Generator, centre: tuple[float, floa
 
 def overlaps_any(v: Vessel, others: list[Vessel], gap_m: float = 3.0) -> bool:
     """True when ``v`` comes within ``gap_m`` of any of ``others``."""
-    import shapely
-
     p = shapely.Polygon(v.corners()).buffer(gap_m)
     return any(p.intersects(shapely.Polygon(o.corners())) for o in others)
