@@ -23,17 +23,17 @@ _A_M = 6378137.0
 _E2 = 6.69437999014e-3
 
 
-def metres_per_degree(lat_deg: float) -> tuple[float, float]:
+def metres_per_degree(lat_deg):
     """Ground metres per degree of longitude and of latitude at ``lat_deg`` on the WGS84 ellipsoid.
 
     Uses the prime-vertical and meridional radii of curvature, exact for small steps, so a
-    pixel's ground size needs no geodesic library.
+    pixel's ground size needs no geodesic library. Takes a float or an array.
     """
-    phi = math.radians(lat_deg)
-    w = math.sqrt(1.0 - _E2 * math.sin(phi) ** 2)
+    phi = np.radians(lat_deg)
+    w = np.sqrt(1.0 - _E2 * np.sin(phi) ** 2)
     n_m = _A_M / w
     m_m = _A_M * (1.0 - _E2) / w**3
-    return math.radians(1.0) * n_m * math.cos(phi), math.radians(1.0) * m_m
+    return np.radians(1.0) * n_m * np.cos(phi), np.radians(1.0) * m_m
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ class GeoRef:
         """
         cx, cy = width / 2.0, height / 2.0
         lon, lat = self.pixel_to_lonlat([cx, cx + 1.0, cx], [cy, cy, cy + 1.0])
-        m_lon, m_lat = metres_per_degree(float(lat[0]))
+        m_lon, m_lat = (float(m) for m in metres_per_degree(float(lat[0])))
 
         def step_m(i: int) -> float:
             dlon = (float(lon[i]) - float(lon[0]) + 180.0) % 360.0 - 180.0
@@ -126,8 +126,8 @@ def heading_deg(stern_lon, stern_lat, bow_lon, bow_lat) -> np.ndarray:
     Uses local ellipsoidal metres per degree, exact enough over a hull's length.
     """
     stern_lon, stern_lat = np.asarray(stern_lon, float), np.asarray(stern_lat, float)
-    lat_mid = float(np.mean((stern_lat + np.asarray(bow_lat, float)) / 2))
-    m_lon, m_lat = metres_per_degree(lat_mid)
-    de = (np.asarray(bow_lon, float) - stern_lon) * m_lon
-    dn = (np.asarray(bow_lat, float) - stern_lat) * m_lat
+    bow_lon, bow_lat = np.asarray(bow_lon, float), np.asarray(bow_lat, float)
+    m_lon, m_lat = metres_per_degree((stern_lat + bow_lat) / 2)
+    de = ((bow_lon - stern_lon + 180.0) % 360.0 - 180.0) * m_lon
+    dn = (bow_lat - stern_lat) * m_lat
     return np.degrees(np.arctan2(de, dn)) % 360.0

@@ -9,11 +9,10 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import shapely
 from affine import Affine
-from rasterio.warp import transform as warp_transform
 
-from ..georef import heading_deg
+from ..georef import GeoRef, heading_deg
 from .ground import Grid, Sun, render_ground
-from .layout import UTM53, PortMap, port_map, ref_utm
+from .layout import UTM53, PortMap, local_georef, port_map
 from .paint import draw_vessel
 from .sensor import SENSORS, NODATA, Sensor, Weather, apply_atmosphere, apply_optics, band_metadata, nodata_margin, to_digital
 from .vessels import Vessel, fill_berth, free_vessel, overlaps_any
@@ -67,42 +66,50 @@ def render(spec: SceneSpec, pm: PortMap | None = None) -> SynthScene:
     margin = nodata_margin(grid, rng, spec.nodata_chance)
     if margin is not None:
         data[:, margin] = NODATA
-    x0, y0 = ref_utm()
-    transform = Affine(grid.gsd_m, 0, x0 + grid.east0_m, 0, -grid.gsd_m, y0 + grid.north0_m)
+    # Scene pixels -> local metres -> UTM 53N.
+    transform = local_georef().transform @ Affine(grid.gsd_m, 0, grid.east0_m, 0, -grid.gsd_m, grid.north0_m)
     colorinterp, descriptions = band_metadata(spec.layout)
-    labels = vessel_labels(spec, opacity, margin)
+    labels = vessel_labels(spec, GeoRef(local_georef().crs, transform), opacity, margin)
     return SynthScene(spec.name, data, UTM53, transform, spec.when, spec.sensor.name, grid.gsd_m, colorinterp,
                       descriptions, labels, float(opacity.mean()))
 
 
-def vessel_labels(spec: SceneSpec, opacity: np.ndarray, margin: np.ndarray | None) -> list[dict]:
-    """Truth rows (the columns of detections.csv plus a few of the generator's own)."""
+def vessel_labels(spec: SceneSpec, georef: GeoRef, opacity: np.ndarray, margin: np.ndarray | None) -> list[dict]:
+    """Truth rows (the columns of detections.csv plus a few of the generator's own).
+
+    A vessel is labelled when its centre lies on valid data in the image; map coordinates
+    come from the scene's own georeferencing, in one batch.
+    """
     grid = spec.grid
-    rows = []
-    x0, y0 = ref_utm()
+    kept, polys = [], []
     for v in spec.vessels:
-        cx, cy = grid.to_px(v.east_m, v.north_m)
-        if not (0 <= cx < grid.width and 0 <= cy < grid.height):
-            continue
-        r, c = int(cy), int(cx)
-        if margin is not None and margin[r, c]:
-            continue
         corners = v.corners()
         px, py = grid.to_px(corners[:, 0], corners[:, 1])
-        fwd, _ = v.axes
-        pts_e = [v.east_m, v.east_m - fwd[0] * v.length_m / 2, v.east_m + fwd[0] * v.length_m / 2]
-        pts_n = [v.north_m, v.north_m - fwd[1] * v.length_m / 2, v.north_m + fwd[1] * v.length_m / 2]
-        lon, lat = warp_transform(UTM53, "EPSG:4326", [e + x0 for e in pts_e], [n + y0 for n in pts_n])
-        row = {"scene": spec.name, "vessel_id": f"{spec.name}#{len(rows) + 1}", "score": 1.0}
+        cx, cy = px.mean(), py.mean()
+        if 0 <= cx < grid.width and 0 <= cy < grid.height and (margin is None or not margin[int(cy), int(cx)]):
+            kept.append(v)
+            polys.append(np.column_stack([px, py]))
+    if not kept:
+        return []
+    polys = np.asarray(polys)  # (n, 4, 2): bow-starboard, bow-port, stern-port, stern-starboard
+    centre, bow, stern = polys.mean(axis=1), polys[:, :2].mean(axis=1), polys[:, 2:].mean(axis=1)
+    pts = np.concatenate([centre, bow, stern])
+    lon, lat = georef.pixel_to_lonlat(pts[:, 0], pts[:, 1])
+    n = len(kept)
+    headings = heading_deg(lon[2 * n:], lat[2 * n:], lon[n:2 * n], lat[n:2 * n])
+    rows = []
+    for i, (v, poly) in enumerate(zip(kept, polys)):
+        r, c = int(centre[i, 1]), int(centre[i, 0])
+        row = {"scene": spec.name, "vessel_id": f"{spec.name}#{i + 1}", "score": 1.0}
         for k in range(4):
-            row[f"x{k + 1}_px"] = round(float(px[k]), 3)
-            row[f"y{k + 1}_px"] = round(float(py[k]), 3)
+            row[f"x{k + 1}_px"] = round(float(poly[k, 0]), 3)
+            row[f"y{k + 1}_px"] = round(float(poly[k, 1]), 3)
         row.update(
-            lon=round(lon[0], 7), lat=round(lat[0], 7), length_m=round(v.length_m, 2), beam_m=round(v.beam_m, 2),
-            heading_deg=round(float(heading_deg(lon[1], lat[1], lon[2], lat[2])), 2), vessel_type=v.vessel_type,
+            lon=round(float(lon[i]), 7), lat=round(float(lat[i]), 7), length_m=round(v.length_m, 2),
+            beam_m=round(v.beam_m, 2), heading_deg=round(float(headings[i]), 2), vessel_type=v.vessel_type,
             hull_class=v.hull_class, berth=v.berth, datetime=spec.when.isoformat(), kind=v.kind, state=v.state,
             name=v.name, cloud_hidden=bool(opacity[r, c] >= 0.5),
-            truncated=bool(px.min() < 0 or py.min() < 0 or px.max() > grid.width or py.max() > grid.height),
+            truncated=bool(poly.min() < 0 or poly[:, 0].max() > grid.width or poly[:, 1].max() > grid.height),
             gsd_m=grid.gsd_m, sensor=spec.sensor.name,
         )
         rows.append(row)

@@ -76,13 +76,26 @@ class Sun:
 
 
 def coverage(geom, grid: Grid, supersample: int = 2) -> np.ndarray:
-    """Fraction of each pixel covered by a shapely geometry in local metres (anti-aliased)."""
+    """Fraction of each pixel covered by a shapely geometry in local metres (anti-aliased).
+
+    Only the window of the geometry's bounds is rasterised, so a small shape costs little.
+    """
     s = supersample if grid.gsd_m > 0.6 else 1
+    out = np.zeros((grid.height, grid.width), np.float32)
     if geom.is_empty:
-        return np.zeros((grid.height, grid.width), np.float32)
-    t = Affine(grid.gsd_m / s, 0, grid.east0_m, 0, -grid.gsd_m / s, grid.north0_m)
-    fine = rasterize([(geom, 1)], out_shape=(grid.height * s, grid.width * s), transform=t, fill=0, dtype="uint8")
-    return fine.reshape(grid.height, s, grid.width, s).mean(axis=(1, 3), dtype=np.float32)
+        return out
+    e0, n0, e1, n1 = geom.bounds
+    c0 = max(0, int(math.floor((e0 - grid.east0_m) / grid.gsd_m)))
+    c1 = min(grid.width, int(math.ceil((e1 - grid.east0_m) / grid.gsd_m)))
+    r0 = max(0, int(math.floor((grid.north0_m - n1) / grid.gsd_m)))
+    r1 = min(grid.height, int(math.ceil((grid.north0_m - n0) / grid.gsd_m)))
+    if c0 >= c1 or r0 >= r1:
+        return out
+    t = Affine(grid.gsd_m / s, 0, grid.east0_m + c0 * grid.gsd_m, 0, -grid.gsd_m / s, grid.north0_m - r0 * grid.gsd_m)
+    h, w = r1 - r0, c1 - c0
+    fine = rasterize([(geom, 1)], out_shape=(h * s, w * s), transform=t, fill=0, dtype="uint8")
+    out[r0:r1, c0:c1] = fine.reshape(h, s, w, s).mean(axis=(1, 3), dtype=np.float32)
+    return out
 
 
 def _mix(base: np.ndarray, colour, weight: np.ndarray) -> None:
@@ -192,14 +205,15 @@ def render_ground(grid: Grid, pm: PortMap, sun: Sun, rng: np.random.Generator) -
     _paint_pattern(img, grid, coverage(pm.container_yard, grid), _containers, detail_m=0.8, max_ss=5)
     _mix(img, ASPHALT, coverage(pm.roads, grid))
 
-    # Tanks: white roofs with a soft rim, and their shadows on the ground.
+    # Tanks: white roofs with a soft rim, and their shadows on the ground (one raster per layer).
+    roofs, shadows = [], []
     for east, north, radius in pm.tanks:
-        height_m = radius * 0.9
-        sh = sun.shadow_m(height_m)
+        sh = sun.shadow_m(radius * 0.9)
         tank = shapely.Point(east, north).buffer(radius, 32)
-        shadow = shapely.union_all([tank, shapely.affinity.translate(tank, sh[0], sh[1])]).convex_hull.difference(tank)
-        shade = coverage(shadow, grid)
-        img *= (1 - 0.55 * shade)[None]
-        _mix(img, TANK_WHITE, coverage(tank, grid))
-        _mix(img, TANK_WHITE * 0.7, coverage(tank.exterior.buffer(1.2), grid))
+        roofs.append(tank)
+        shadows.append(shapely.union(tank, shapely.affinity.translate(tank, sh[0], sh[1])).convex_hull)
+    roofs_u = shapely.union_all(roofs)
+    img *= (1 - 0.55 * coverage(shapely.union_all(shadows).difference(roofs_u), grid))[None]
+    _mix(img, TANK_WHITE, coverage(roofs_u, grid))
+    _mix(img, TANK_WHITE * 0.7, coverage(roofs_u.boundary.buffer(1.2), grid))
     return img, land

@@ -15,8 +15,11 @@ from functools import lru_cache
 
 import numpy as np
 import shapely
+from affine import Affine
+from rasterio.crs import CRS
 from shapely.geometry import LineString, Polygon, box
 
+from ..georef import GeoRef
 from .noise import hash01
 
 # Vostochny port, Vrangel Bay (DESIGN.md section 5).
@@ -26,12 +29,14 @@ WORLD_SEED = 20240307  # the port itself never changes between scenes
 
 
 @lru_cache(maxsize=1)
-def ref_utm() -> tuple[float, float]:
-    """UTM 53N easting and northing of the reference point, in metres."""
-    from rasterio.warp import transform
+def local_georef() -> GeoRef:
+    """Local ground metres (east, north from the reference point) as "pixels" of UTM 53N.
 
-    (x,), (y,) = transform("EPSG:4326", UTM53, [REF_LON], [REF_LAT])
-    return float(x), float(y)
+    The generator's one way to the map: its ``pixel_to_lonlat`` takes local metres.
+    """
+    utm = GeoRef(CRS.from_user_input(UTM53), Affine.identity())
+    x0, y0 = utm.lonlat_to_crs(REF_LON, REF_LAT)
+    return GeoRef(utm.crs, Affine.translation(float(x0[0]), float(y0[0])))
 
 
 @dataclass(frozen=True)
@@ -168,13 +173,11 @@ def port_map() -> PortMap:
 
 def berths_geojson(berths=BERTHS) -> dict:
     """The berth outlines as an RFC 7946 FeatureCollection in WGS84 lon/lat, editable by users."""
-    from rasterio.warp import transform
-
-    x0, y0 = ref_utm()
+    to_map = local_georef()
     features = []
     for b in berths:
         ring = np.asarray(b.outline().exterior.coords)
-        lon, lat = transform(UTM53, "EPSG:4326", (ring[:, 0] + x0).tolist(), (ring[:, 1] + y0).tolist())
+        lon, lat = to_map.pixel_to_lonlat(ring[:, 0], ring[:, 1])
         features.append({
             "type": "Feature",
             "properties": {"name": b.name, "kind": b.kind, "max_length_m": b.max_length_m,
