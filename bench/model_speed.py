@@ -1,0 +1,75 @@
+"""Detector throughput in tiles per second at the working tile size (model + decode, no I/O).
+
+CPU with a fixed thread count, and on CUDA with and without AMP when a GPU is present.
+
+    python bench/model_speed.py --threads 2
+    python bench/model_speed.py --model models/vostochny_default.pt --batch-sizes 1 4 8 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from detector.model import ModelConfig, build, decode, load_model  # noqa: E402
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", type=Path, default=None, help="checkpoint (default: an untrained default network)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--batch-sizes", type=int, nargs="*", default=[1, 4, 8])
+    p.add_argument("--tile-px", type=int, default=None, help="default: the model's working tile")
+    p.add_argument("--seconds", type=float, default=10.0, help="time per setting")
+    return p
+
+
+@torch.no_grad()
+def tiles_per_second(model, cfg, device, batch, tile_px, amp, seconds) -> float:
+    x = torch.rand(batch, 3, tile_px, tile_px, device=device)
+    with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+        for _ in range(2):
+            decode(model(x), cfg.stride)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+            decode(model(x), cfg.stride)
+        n += batch
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+    return n / (time.perf_counter() - t0)
+
+
+def main(args) -> None:
+    torch.set_num_threads(args.threads)
+    if args.model:
+        model, cfg, _ = load_model(args.model)
+    else:
+        cfg = ModelConfig()
+        model = build(cfg).eval()
+    tile = args.tile_px or cfg.tile_px
+    print(f"# {cfg.backbone} detector, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, tile {tile} px")
+    print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} CPU threads")
+    print("device | amp | batch | tiles/s | working Mpx/s")
+    settings = [(torch.device("cpu"), False)]
+    if torch.cuda.is_available():
+        settings += [(torch.device("cuda"), False), (torch.device("cuda"), True)]
+    for device, amp in settings:
+        model.to(device)
+        for b in args.batch_sizes:
+            tps = tiles_per_second(model, cfg, device, b, tile, amp, args.seconds)
+            print(f"{device.type} | {'on' if amp else 'off'} | {b} | {tps:.2f} | {tps * tile * tile / 1e6:.2f}")
+    print(f"# reproduce: python bench/model_speed.py {' '.join(sys.argv[1:])}")
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())

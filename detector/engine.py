@@ -1,0 +1,227 @@
+"""Training loop: distributed (torchrun), AMP on CUDA, a checkpoint each epoch, exact resume.
+
+Checkpoints hold model, optimizer, scheduler and scaler state, the next epoch and both
+configs; the data a step sees depends only on (seed, epoch, draw), so resuming from the
+checkpoint of epoch k gives the same weights as a run that never stopped.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader
+
+from .atomic import atomic_path
+from .datasets import DrawSampler, TileDataset
+from .model import ModelConfig, build, read_checkpoint, save_checkpoint
+from .targets import detection_loss
+
+LOG_TERMS = ("total", "heat", "offset", "size", "axis", "bow", "type")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings; ``draws_per_epoch`` tiles per epoch over all ranks."""
+
+    epochs: int = 10
+    draws_per_epoch: int = 4000
+    batch_size: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup_share: float = 0.05
+    tile_px: int = 256
+    workers: int = 1
+    seed: int = 0
+    amp: bool = True  # on CUDA only
+    grad_clip: float = 10.0
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Distributed:
+    """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: str) -> tuple[Distributed, torch.device]:
+    """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK; start a process group when there are several.
+
+    NCCL on CUDA, gloo on CPU. Returns the process's place and its device.
+    """
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    dist = Distributed(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
+    dev = torch.device(device)
+    if dev.type == "cuda":
+        dev = torch.device("cuda", dist.local_rank if dev.index is None else dev.index)
+        torch.cuda.set_device(dev)
+    if world > 1 and not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
+    return dist, dev
+
+
+def _collate(batch):
+    images = torch.stack([b[0] for b in batch])
+    targets = {k: torch.stack([b[1][k] for b in batch]) for k in batch[0][1]}
+    return images, targets
+
+
+def _scheduler(optimizer, cfg: TrainConfig, steps_per_epoch: int):
+    total = max(1, cfg.epochs * steps_per_epoch)
+    warm = max(1, int(cfg.warmup_share * total))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total - warm))))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _append_metrics(path: Path, row: dict) -> None:
+    """Append one epoch's row to the metrics CSV (rewritten whole, atomically)."""
+    rows = []
+    if path.is_file():
+        with open(path, newline="") as f:
+            rows = [r for r in csv.DictReader(f) if int(r["epoch"]) < row["epoch"]]
+    rows.append(row)
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(row))
+        w.writeheader()
+        w.writerows(rows)
+
+
+def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weights: list[float], out_dir: str | Path, *,
+          device: str = "cpu", init: str | Path | None = None, resume: str | Path | None = None, meta: dict | None = None,
+          progress: bool = True, on_epoch=None) -> Path:
+    """Train and return the path of the last checkpoint (``out_dir/last.pt``).
+
+    ``init`` starts from a checkpoint's weights (fine-tuning); ``resume`` continues a run from its
+    checkpoint exactly (its configs win). ``on_epoch(epoch, model)`` may return extra metrics.
+    """
+    out_dir = Path(out_dir)
+    dist, dev = init_distributed(device)
+    start_epoch, state = 0, None
+    if resume is not None:
+        state = read_checkpoint(resume)
+        model_cfg = ModelConfig.from_dict(state["config"])
+        cfg = TrainConfig.from_dict(state["train_config"])
+        start_epoch = int(state["epoch"])
+    torch.manual_seed(cfg.seed)
+    model = build(model_cfg)
+    if init is not None and state is None:
+        model.load_state_dict(read_checkpoint(init)["model"])
+    if state is not None:
+        model.load_state_dict(state["model"])
+    model.to(dev)
+    ddp = model
+    if dist.world_size > 1:
+        ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    sampler = DrawSampler(weights, cfg.draws_per_epoch, cfg.seed, dist.rank, dist.world_size)
+    per_rank_batch = max(1, cfg.batch_size // dist.world_size)
+    loader = DataLoader(dataset, batch_size=per_rank_batch, sampler=sampler, num_workers=cfg.workers, collate_fn=_collate,
+                        drop_last=True, persistent_workers=cfg.workers > 0, pin_memory=dev.type == "cuda")
+    scheduler = _scheduler(optimizer, cfg, len(loader))
+    scaler = torch.amp.GradScaler("cuda") if cfg.amp and dev.type == "cuda" else None
+    if state is not None:
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if scaler is not None and state.get("scaler"):
+            scaler.load_state_dict(state["scaler"])
+    meta = dict(meta or {})
+    last = out_dir / "last.pt"
+    for epoch in range(start_epoch, cfg.epochs):
+        sampler.set_epoch(epoch)
+        ddp.train()
+        sums = {k: 0.0 for k in LOG_TERMS}
+        t0, steps = time.time(), 0
+        bar = _bar(len(loader), f"epoch {epoch + 1}/{cfg.epochs}", progress and dist.main)
+        for images, targets in loader:
+            images = images.to(dev, non_blocking=True)
+            targets = {k: v.to(dev, non_blocking=True) for k, v in targets.items()}
+            with torch.autocast(dev.type, dtype=torch.float16, enabled=scaler is not None):
+                out = ddp(images)
+            terms = detection_loss(out, targets)
+            optimizer.zero_grad(set_to_none=True)
+            if scaler is not None:
+                scaler.scale(terms["total"]).backward()
+                scaler.unscale_(optimizer)
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+            else:
+                terms["total"].backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+                optimizer.step()
+            scheduler.step()
+            steps += 1
+            for k in LOG_TERMS:
+                sums[k] += float(terms[k].detach())
+            bar.set_postfix(loss=f"{sums['total'] / steps:.3f}")
+            bar.update()
+        bar.close()
+        row = {"epoch": epoch + 1, "lr": optimizer.param_groups[0]["lr"], "seconds": round(time.time() - t0, 1)}
+        row.update({f"loss_{k}": round(v / max(steps, 1), 5) for k, v in sums.items()})
+        if dist.main:
+            if on_epoch is not None:
+                row.update(on_epoch(epoch + 1, model) or {})
+            meta.update(epochs_done=epoch + 1, train_config=asdict(cfg))
+            save_checkpoint(last, model, model_cfg, meta, train_config=asdict(cfg), epoch=epoch + 1,
+                            optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                            scaler=scaler.state_dict() if scaler is not None else {})
+            _append_metrics(out_dir / "metrics.csv", row)
+        if dist.world_size > 1:
+            torch.distributed.barrier()
+    return last
+
+
+def _bar(total: int, desc: str, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="step", disable=not enabled, dynamic_ncols=True)
+
+
+@torch.no_grad()
+def evaluate_model(model: torch.nn.Module, model_cfg: ModelConfig, scenes, pcfg=None, device: str = "cpu",
+                   progress: bool = True) -> tuple[dict, list]:
+    """Predict every labelled scene whole and score it (``detector.evaluate``).
+
+    Returns the report (all scenes and by native GSD) and the per-scene results. A scene's GSD
+    for the breakdown is its native GSD when the labels say it, else the file's.
+    """
+    from .evaluate import SceneResult, evaluate
+    from .predict import PredictConfig, predict_scene
+    from .scene import Scene
+
+    pcfg = pcfg or PredictConfig()
+    model.eval()
+    results = []
+    bar = _bar(len(scenes), "evaluating", progress)
+    for ls in scenes:
+        scene = Scene(ls.path, gsd_m=ls.gsd_m)
+        det = predict_scene(model, model_cfg, scene, pcfg, device=device)
+        # Lengths are compared in metres: one GSD for both axes is exact for north-up square pixels.
+        results.append(SceneResult(ls.path.stem, float(ls.meta.get("native_gsd_m") or scene.info.gsd_m), det.corners,
+                                   det.score, det.p_tanker, ls.corners, ls.has_bow, ls.type_code, ls.ignore,
+                                   scene_gsd_m=scene.info.gsd_m))
+        scene.close()
+        bar.update()
+    bar.close()
+    return evaluate(results, pcfg.score_threshold), results

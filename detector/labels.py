@@ -1,0 +1,179 @@
+"""Labelled scenes from standard formats, as oriented boxes in scene pixels.
+
+Readers for the generator's ``truth.csv`` (and any CSV in the detections.csv contract), COCO
+(boxes, polygons or RLE masks; a mask or polygon becomes its minimum-area rectangle) and DOTA
+oriented-box text files. Images may be GeoTIFFs or plain images with a given GSD.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .geometry import long_axis_first, mask_to_corners, min_area_corners
+from .records import POLYGON_COLUMNS, read_csv
+from .targets import TYPE_UNKNOWN
+
+TYPE_CODES = {"tanker": 0, "other": 1}
+# Category names that say "a vessel" without saying which kind.
+GENERIC_VESSEL = {"ship", "ships", "vessel", "vessels", "boat", "boats"}
+DOTA_VESSEL = {"ship", "vessel", "tanker", "boat"}
+
+
+class LabelError(ValueError):
+    """A label file that cannot be read, naming the file and the problem."""
+
+    def __init__(self, path, problem: str):
+        super().__init__(f"{path}: {problem}")
+
+
+@dataclass
+class LabelledScene:
+    """One image and its vessels.
+
+    ``corners``: (n, 4, 2) scene pixels, bow pair first where ``has_bow``; ``type_code``: 0
+    tanker, 1 other vessel, -1 unknown; ``gsd_m`` overrides (or supplies) the image's GSD;
+    ``group`` names the place (a port), for splits that hold places out.
+    """
+
+    path: Path
+    corners: np.ndarray
+    has_bow: np.ndarray
+    type_code: np.ndarray
+    gsd_m: float | None = None
+    group: str = ""
+    meta: dict = field(default_factory=dict)
+    ignore: np.ndarray | None = None  # (n,) bool: truth nobody can see (under cloud)
+
+    def __post_init__(self):
+        if self.ignore is None:
+            self.ignore = np.zeros(len(self.corners), bool)
+
+    def __len__(self) -> int:
+        return len(self.corners)
+
+
+def _scene(path, corners, has_bow, types, gsd_m=None, group="", meta=None) -> LabelledScene:
+    return LabelledScene(Path(path), np.asarray(corners, np.float64).reshape(-1, 4, 2), np.asarray(has_bow, bool),
+                         np.asarray(types, np.int64), gsd_m, group, meta or {})
+
+
+def type_from_name(name: str) -> int:
+    """Type code for a category or vessel_type name."""
+    n = name.strip().lower()
+    if "tanker" in n:
+        return TYPE_CODES["tanker"]
+    if n in GENERIC_VESSEL or not n:
+        return TYPE_UNKNOWN
+    return TYPE_CODES["other"]
+
+
+def read_truth_dir(directory: str | Path, csv_name: str = "truth.csv") -> list[LabelledScene]:
+    """Scenes ``<dir>/<scene>.tif`` with rows of ``<dir>/truth.csv`` (detections.csv columns).
+
+    Every GeoTIFF in the directory is returned, with no vessels if it has no rows (an empty
+    scene teaches the model what water looks like).
+    """
+    directory = Path(directory)
+    table = directory / csv_name
+    if not table.is_file():
+        raise LabelError(table, "not found")
+    rows = defaultdict(list)
+    for r in read_csv(table):
+        rows[r["scene"]].append(r)
+    scenes = []
+    for tif in sorted(directory.glob("*.tif")):
+        rs = rows.get(tif.stem, [])
+        corners = [[float(r[c]) for c in POLYGON_COLUMNS] for r in rs]
+        types = [type_from_name(r.get("vessel_type", "")) for r in rs]
+        scene = _scene(tif, corners, [True] * len(rs), types, group=tif.stem,
+                       meta={"native_gsd_m": float(rs[0]["gsd_m"]) if rs and rs[0].get("gsd_m") else None})
+        scene.ignore = np.array([r.get("cloud_hidden") in ("True", "true", "1") for r in rs], bool)
+        scenes.append(scene)
+    return scenes
+
+
+def _coco_corners(ann: dict, height: int, width: int) -> np.ndarray | None:
+    seg = ann.get("segmentation")
+    if isinstance(seg, dict):  # RLE, compressed or not
+        from pycocotools import mask as mask_utils
+
+        rle = mask_utils.frPyObjects(seg, height, width) if isinstance(seg.get("counts"), list) else seg
+        return mask_to_corners(mask_utils.decode(rle))
+    if isinstance(seg, list) and seg and len(seg[0]) >= 6:
+        pts = np.concatenate([np.asarray(p, np.float64).reshape(-1, 2) for p in seg])
+        return min_area_corners(pts)
+    if "bbox" in ann:
+        x, y, w, h = ann["bbox"]
+        return long_axis_first(np.array([[x, y], [x + w, y], [x + w, y + h], [x, y + h]], np.float64)[None])[0]
+    return None
+
+
+def read_coco(json_path: str | Path, image_dir: str | Path | None = None, gsd_m: float | None = None,
+              group_of=None) -> list[LabelledScene]:
+    """COCO detection or segmentation labels; each image's file is ``image_dir/file_name``.
+
+    ``group_of(file_name)`` names an image's place (default: the file stem).
+    """
+    json_path = Path(json_path)
+    try:
+        coco = json.loads(json_path.read_text())
+        images, anns, cats = coco["images"], coco.get("annotations", []), coco.get("categories", [])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise LabelError(json_path, f"not a COCO label file ({exc})") from None
+    image_dir = Path(image_dir) if image_dir is not None else json_path.parent
+    cat_type = {c["id"]: type_from_name(c.get("name", "")) for c in cats}
+    by_image = defaultdict(list)
+    for a in anns:
+        by_image[a["image_id"]].append(a)
+    scenes = []
+    for img in images:
+        corners, types = [], []
+        for a in by_image.get(img["id"], []):
+            c = _coco_corners(a, int(img["height"]), int(img["width"]))
+            if c is not None:
+                corners.append(c)
+                types.append(cat_type.get(a.get("category_id"), TYPE_UNKNOWN))
+        name = img["file_name"]
+        group = group_of(name) if group_of else Path(name).stem
+        scenes.append(_scene(image_dir / name, corners, [False] * len(corners), types, gsd_m, group,
+                             {k: img[k] for k in ("date",) if k in img}))
+    return scenes
+
+
+def read_dota(label_dir: str | Path, image_dir: str | Path, categories=DOTA_VESSEL,
+              suffixes=(".tif", ".png", ".jpg")) -> list[LabelledScene]:
+    """DOTA text labels (``x1 y1 ... x4 y4 category difficult`` per line) of the vessel ``categories``.
+
+    A ``gsd:`` header line supplies the GSD of images without a CRS. The bow is not known.
+    """
+    label_dir, image_dir = Path(label_dir), Path(image_dir)
+    scenes = []
+    for txt in sorted(label_dir.glob("*.txt")):
+        image = next((image_dir / (txt.stem + s) for s in suffixes if (image_dir / (txt.stem + s)).exists()), None)
+        if image is None:
+            raise LabelError(txt, f"no image named {txt.stem} with one of {suffixes} in {image_dir}")
+        corners, types, gsd = [], [], None
+        for k, line in enumerate(txt.read_text().splitlines(), 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if parts[0].startswith("gsd:"):
+                value = parts[0][4:] or (parts[1] if len(parts) > 1 else "")
+                gsd = float(value) if value not in ("", "null", "None") else None
+                continue
+            if parts[0].startswith("imagesource:"):
+                continue
+            if len(parts) < 9:
+                raise LabelError(txt, f"line {k} has {len(parts)} fields, expected 8 coordinates and a category")
+            if parts[8].lower() not in categories:
+                continue
+            pts = np.asarray([float(v) for v in parts[:8]]).reshape(1, 4, 2)
+            corners.append(long_axis_first(pts)[0])
+            types.append(type_from_name(parts[8]))
+        scenes.append(_scene(image, corners, [False] * len(corners), types, gsd, txt.stem))
+    return scenes

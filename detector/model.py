@@ -1,0 +1,210 @@
+"""The oriented vessel detector: network, its config, decoding, and checkpoints.
+
+A CenterNet-style single-stage detector. A torchvision ResNet trunk (``layer1``-``layer3``)
+feeds a torchvision ``FeaturePyramidNetwork``; its stride-4 map goes to one small head that
+predicts per cell: a vessel-centre heatmap, the tanker-vs-other logit, the sub-cell centre
+offset, log length and log beam, the hull axis as ``(cos 2a, sin 2a)`` (no bow ambiguity) and
+the bow direction as ``(cos h, sin h)``. Decoding takes heatmap peaks, reads the box there, and
+points the axis at whichever end the bow vector prefers.
+
+The model only sees tiles at its working GSD (``ModelConfig.work_gsd_m``) in working pixels;
+the caller resamples and maps back to scene pixels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import torch
+import torchvision
+from torch import nn
+from torchvision.ops import Conv2dNormActivation, FeaturePyramidNetwork
+
+FORMAT = "vostochny-detector/1"
+TYPES = ("tanker", "other")
+# Output channels of the head, in order.
+HEAD_CHANNELS = {"heat": 1, "type": 1, "offset": 2, "size": 2, "axis": 2, "bow": 2}
+
+
+class ModelError(Exception):
+    """A checkpoint that cannot be used: not ours, damaged, or made for another model."""
+
+    def __init__(self, path, problem: str):
+        self.path = str(path)
+        self.problem = problem
+        super().__init__(f"{self.path}: {problem}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to rebuild the network and feed it.
+
+    ``work_gsd_min_m``/``work_gsd_max_m``: a scene is resampled to its own GSD clipped to this
+    range (fine scenes are averaged down, coarse ones interpolated up). ``mean``/``std``
+    normalise the stretched [0, 1] red, green, blue bands (``bands``).
+    """
+
+    backbone: str = "resnet18"
+    fpn_channels: int = 64
+    stride: int = 4
+    types: tuple[str, ...] = TYPES
+    work_gsd_min_m: float = 2.0
+    work_gsd_max_m: float = 5.0
+    tile_px: int = 512
+    bands: tuple[str, ...] = ("red", "green", "blue")
+    mean: tuple[float, ...] = (0.4, 0.4, 0.4)
+    std: tuple[float, ...] = (0.25, 0.25, 0.25)
+
+    def work_gsd_m(self, scene_gsd_m: float) -> float:
+        """The working GSD (metres per pixel) for a scene of ``scene_gsd_m``."""
+        return float(min(max(scene_gsd_m, self.work_gsd_min_m), self.work_gsd_max_m))
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown model config keys {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
+
+
+class OrientedDetector(nn.Module):
+    """ResNet trunk + FPN + one dense head; ``forward`` returns raw maps at ``stride``."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        if cfg.stride != 4:
+            raise ValueError("only stride 4 (the FPN level of layer1) is supported")
+        self.cfg = cfg
+        trunk = torchvision.models.get_model(cfg.backbone, weights=None)
+        self.stem = nn.Sequential(trunk.conv1, trunk.bn1, trunk.relu, trunk.maxpool)
+        self.layer1, self.layer2, self.layer3 = trunk.layer1, trunk.layer2, trunk.layer3
+        # A layer's last block takes the layer's output width (basic and bottleneck blocks alike).
+        chans = [self.layer1[-1].conv1.in_channels, self.layer2[-1].conv1.in_channels, self.layer3[-1].conv1.in_channels]
+        self.fpn = FeaturePyramidNetwork(chans, cfg.fpn_channels)
+        w = cfg.fpn_channels
+        self.head = nn.Sequential(
+            Conv2dNormActivation(w, w, 3), Conv2dNormActivation(w, w, 3), nn.Conv2d(w, sum(HEAD_CHANNELS.values()), 1)
+        )
+        nn.init.normal_(self.head[-1].weight, std=0.01)
+        nn.init.zeros_(self.head[-1].bias)
+        with torch.no_grad():
+            self.head[-1].bias[0] = -math.log((1 - 0.01) / 0.01)  # centre prior 1 %: stable focal loss start
+        self.register_buffer("mean", torch.tensor(cfg.mean).view(1, -1, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(cfg.std).view(1, -1, 1, 1), persistent=False)
+
+    def forward(self, images: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``images``: (B, 3, H, W) stretched RGB in [0, 1], H and W multiples of 16."""
+        x = (images - self.mean) / self.std
+        c1 = self.layer1(self.stem(x))
+        c2 = self.layer2(c1)
+        c3 = self.layer3(c2)
+        p = self.fpn({"c1": c1, "c2": c2, "c3": c3})["c1"]
+        out = self.head(p)
+        return dict(zip(HEAD_CHANNELS, torch.split(out, list(HEAD_CHANNELS.values()), dim=1)))
+
+
+@dataclass
+class TileDetections:
+    """Decoded vessels of one tile in working pixels; ``obb`` rows are cx, cy, length, beam, heading_rad."""
+
+    obb: torch.Tensor  # (n, 5)
+    score: torch.Tensor  # (n,) vessel confidence
+    p_tanker: torch.Tensor  # (n,)
+    bow_confidence: torch.Tensor = field(default=None)  # (n,) |bow vector| along the axis, 0..1
+
+
+@torch.no_grad()
+def decode(out: dict[str, torch.Tensor], stride: int, score_threshold: float = 0.3, max_per_tile: int = 300) -> list[TileDetections]:
+    """Peaks of the heatmap (3 x 3 local maxima above ``score_threshold``) to oriented boxes."""
+    heat = torch.sigmoid(out["heat"].float())
+    peaks = heat == nn.functional.max_pool2d(heat, 3, stride=1, padding=1)
+    scores = torch.where(peaks, heat, torch.zeros_like(heat)).flatten(1)
+    b, _, h, w = heat.shape
+    k = min(max_per_tile, h * w)
+    top, idx = scores.topk(k, dim=1)
+    result = []
+    for i in range(b):
+        keep = top[i] >= score_threshold
+        cells = idx[i][keep]
+        row, col = cells // w, cells % w
+
+        def at(name):
+            return out[name][i].float().flatten(1)[:, cells]
+
+        off, size, axis, bow = at("offset"), at("size"), at("axis"), at("bow")
+        cx = (col.float() + 0.5 + off[0]) * stride
+        cy = (row.float() + 0.5 + off[1]) * stride
+        length = torch.exp(size[0].clamp(-3, 6)) * stride
+        beam = torch.exp(size[1].clamp(-3, 6)) * stride
+        angle = 0.5 * torch.atan2(axis[1], axis[0])
+        along = bow[0] * torch.cos(angle) + bow[1] * torch.sin(angle)
+        heading = torch.where(along >= 0, angle, angle + math.pi)
+        heading = torch.remainder(heading + math.pi, 2 * math.pi) - math.pi
+        result.append(TileDetections(
+            obb=torch.stack([cx, cy, length, beam, heading], dim=1),
+            score=top[i][keep],
+            p_tanker=torch.sigmoid(at("type")[0]),
+            bow_confidence=along.abs().clamp(max=1.0),
+        ))
+    return result
+
+
+# --- checkpoints ----------------------------------------------------------------------------
+
+
+def build(cfg: ModelConfig) -> OrientedDetector:
+    """A freshly initialised network (no pretrained weights: nothing is downloaded)."""
+    return OrientedDetector(cfg)
+
+
+def save_checkpoint(path: str | Path, model: nn.Module, cfg: ModelConfig, meta: dict, **training_state) -> None:
+    """Write a checkpoint atomically: weights, config, metadata and optional training state.
+
+    ``training_state`` (optimizer, scheduler, scaler state dicts, epoch, ...) must be made of
+    tensors and plain Python values so it loads with ``weights_only=True``.
+    """
+    from .atomic import atomic_path
+
+    module = model.module if hasattr(model, "module") else model
+    payload = {"format": FORMAT, "config": asdict(cfg), "model": module.state_dict(), "meta": dict(meta), **training_state}
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
+    """Load a checkpoint dict safely (``weights_only=True``), raising ModelError with the reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError(path, "model file not found")
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises several types for truncated or foreign files
+        raise ModelError(path, f"cannot be read as a checkpoint, it may be damaged or truncated ({type(exc).__name__}: {str(exc)[:200]})") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise ModelError(path, f"is not a vostochny-detector checkpoint (expected format {FORMAT!r})")
+    return ckpt
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[OrientedDetector, ModelConfig, dict]:
+    """Rebuild the network from a checkpoint; returns (model in eval mode, config, metadata)."""
+    ckpt = read_checkpoint(path)
+    try:
+        cfg = ModelConfig.from_dict(ckpt["config"])
+        model = build(cfg)
+        model.load_state_dict(ckpt["model"])
+    except (KeyError, ValueError, RuntimeError, TypeError) as exc:
+        raise ModelError(path, f"does not match the detector's architecture ({str(exc)[:300]})") from None
+    return model.to(device).eval(), cfg, ckpt.get("meta", {})
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file, for recording which model produced a result."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -1,0 +1,97 @@
+"""Run the detector over one scene: tiles at the working GSD, batched, merged in scene pixels.
+
+A hull that reaches a tile edge inside the scene is dropped from that tile: the overlap (at
+least the longest hull's diagonal, see ``tiles.py``) guarantees it lies whole in a neighbour.
+What remains is merged across tiles with oriented-IoU NMS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .geometry import obb_to_corners, rotated_nms, touches_border
+from .model import ModelConfig, decode
+from .scene import Scene
+from .tiles import DEFAULT_OVERLAP_M, Tile
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """Inference settings: ``score_threshold`` on vessel confidence, ``nms_iou`` for merging."""
+
+    score_threshold: float = 0.3
+    nms_iou: float = 0.4
+    batch_size: int = 8
+    overlap_m: float = DEFAULT_OVERLAP_M
+    edge_margin_px: float = 1.0
+    amp: bool = True  # CUDA only
+
+
+@dataclass
+class SceneDetections:
+    """Vessels of one scene. ``corners`` (n, 4, 2) scene pixels, bow pair first."""
+
+    corners: np.ndarray
+    score: np.ndarray
+    p_tanker: np.ndarray
+    work_gsd_m: float
+
+    def __len__(self) -> int:
+        return len(self.score)
+
+    def dimensions_m(self, gsd_x_m: float, gsd_y_m: float) -> tuple[np.ndarray, np.ndarray]:
+        """(length_m, beam_m) of each vessel from its corners and the scene's ground pixel size."""
+        p = self.corners
+        axis = p[:, :2].mean(axis=1) - p[:, 2:].mean(axis=1)
+        side = (p[:, 0] - p[:, 1] + p[:, 3] - p[:, 2]) / 2
+        scale = np.array([gsd_x_m, gsd_y_m])
+        return np.linalg.norm(axis * scale, axis=1), np.linalg.norm(side * scale, axis=1)
+
+
+def _tile_to_scene(dets, tile: Tile, scene_w: int, scene_h: int, margin_px: float) -> tuple[np.ndarray, ...]:
+    obb = dets.obb.cpu().numpy().astype(np.float64)
+    corners = obb_to_corners(obb)
+    nan = float("nan")
+    # Edges of the tile that are inside the scene: a hull touching them is whole elsewhere.
+    bounds = (0.0 if tile.col_off > 0 else nan, 0.0 if tile.row_off > 0 else nan,
+              float(tile.out_width) if tile.col_off + tile.width < scene_w else nan,
+              float(tile.out_height) if tile.row_off + tile.height < scene_h else nan)
+    keep = ~touches_border(corners, bounds, margin_px)
+    corners = corners[keep]
+    corners[..., 0] = tile.col_off + corners[..., 0] * tile.scale_x
+    corners[..., 1] = tile.row_off + corners[..., 1] * tile.scale_y
+    return corners, dets.score.cpu().numpy()[keep], dets.p_tanker.cpu().numpy()[keep]
+
+
+@torch.no_grad()
+def predict_scene(model: torch.nn.Module, cfg: ModelConfig, scene: Scene, pcfg: PredictConfig = PredictConfig(),
+                  area_px=None, device: str | torch.device = "cpu", progress=None) -> SceneDetections:
+    """Detect vessels in ``scene`` (or only in ``area_px``, scene-pixel geometry).
+
+    ``progress``, if given, is called with the number of tiles finished after each batch.
+    """
+    device = torch.device(device)
+    info = scene.info
+    work = cfg.work_gsd_m(info.gsd_m)
+    tiles = scene.tiles(work, cfg.tile_px, pcfg.overlap_m, area_px)
+    all_corners, all_scores, all_types = [np.zeros((0, 4, 2))], [np.zeros(0)], [np.zeros(0)]
+    use_amp = pcfg.amp and device.type == "cuda"
+    for start in range(0, len(tiles), pcfg.batch_size):
+        batch = tiles[start:start + pcfg.batch_size]
+        images = np.stack([scene.read_tile(t, cfg.tile_px)[0] for t in batch])
+        x = torch.from_numpy(images).to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            out = model(x)
+        for tile, dets in zip(batch, decode(out, cfg.stride, pcfg.score_threshold)):
+            c, s, p = _tile_to_scene(dets, tile, info.width, info.height, pcfg.edge_margin_px)
+            all_corners.append(c)
+            all_scores.append(s)
+            all_types.append(p)
+        if progress is not None:
+            progress(len(batch))
+    corners, scores, types = np.concatenate(all_corners), np.concatenate(all_scores), np.concatenate(all_types)
+    keep = rotated_nms(corners, scores, pcfg.nms_iou)
+    return SceneDetections(corners[keep], scores[keep], types[keep], work)

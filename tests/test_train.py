@@ -1,0 +1,122 @@
+"""Real (tiny, seeded) training runs: overfit and find, exact resume, torchrun with gloo, fine-tuning,
+and checkpoints that are damaged or not ours."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from detector.datasets import AugmentConfig, TileDataset, mixture_weights
+from detector.engine import TrainConfig, evaluate_model, train
+from detector.labels import read_truth_dir
+from detector.model import ModelConfig, ModelError, build, load_model, read_checkpoint, save_checkpoint
+from detector.synth.training import write_set
+
+ROOT = Path(__file__).resolve().parents[1]
+TILE = 128
+
+
+@pytest.fixture(scope="module")
+def tiny_set(tmp_path_factory):
+    """Three 3 m synthetic scenes of about 1.3 tiles each, rendered once for the module."""
+    out = tmp_path_factory.mktemp("synth")
+    return write_set(out, seed=5, count=3, gsd_range_m=(3.0, 3.0), tile_px=TILE, context=1.3, workers=1, progress=False)
+
+
+def _run(scenes, out, cfg: TrainConfig, **kw):
+    ds = TileDataset(scenes, ModelConfig(), cfg.tile_px, kw.pop("augment", AugmentConfig()))
+    return train(ModelConfig(), cfg, ds, mixture_weights([scenes], [1.0]), out, progress=False, **kw)
+
+
+def test_tiny_run_overfits_and_then_finds_those_vessels(tiny_set, tmp_path):
+    torch.set_num_threads(2)
+    scenes = read_truth_dir(tiny_set)
+    assert sum(len(s) for s in scenes) >= 3
+    cfg = TrainConfig(epochs=6, draws_per_epoch=64, batch_size=8, lr=3e-3, tile_px=TILE, workers=0, seed=1)
+    last = _run(scenes, tmp_path, cfg, augment=AugmentConfig(enabled=False, positive_share=0.9))
+    model, mcfg, _ = load_model(last)
+    report, _ = evaluate_model(model, mcfg, scenes, progress=False)
+    assert report["all"]["recall"] >= 0.8, report["all"]
+    assert report["all"]["ap50"] >= 0.7, report["all"]
+    untrained = build(ModelConfig()).eval()
+    before, _ = evaluate_model(untrained, mcfg, scenes, progress=False)
+    assert before["all"]["recall"] < report["all"]["recall"]
+
+
+def test_resume_gives_the_weights_of_an_uninterrupted_run(tiny_set, tmp_path):
+    torch.set_num_threads(1)
+    scenes = read_truth_dir(tiny_set)
+    cfg = TrainConfig(epochs=2, draws_per_epoch=8, batch_size=4, tile_px=TILE, workers=0, seed=2)
+    straight = read_checkpoint(_run(scenes, tmp_path / "straight", cfg))
+
+    def crash_at_second_epoch(epoch, model):
+        if epoch == 2:
+            raise KeyboardInterrupt  # killed before epoch 2 was saved
+
+    with pytest.raises(KeyboardInterrupt):
+        _run(scenes, tmp_path / "crashed", cfg, on_epoch=crash_at_second_epoch)
+    assert read_checkpoint(tmp_path / "crashed" / "last.pt")["epoch"] == 1
+    resumed = read_checkpoint(_run(scenes, tmp_path / "crashed", cfg, resume=tmp_path / "crashed" / "last.pt"))
+    assert resumed["epoch"] == 2
+    for k, v in straight["model"].items():
+        assert torch.equal(v, resumed["model"][k]), k
+    rows = (tmp_path / "crashed" / "metrics.csv").read_text().strip().splitlines()
+    assert len(rows) == 3  # header + one row per epoch, none twice
+
+
+def test_train_cli_two_process_gloo_then_fine_tune(tiny_set, tmp_path):
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(ROOT / "train.py"),
+           "--data", f"truth:{tiny_set}", "--epochs", "1", "--draws-per-epoch", "8", "--batch-size", "4",
+           "--tile-px", str(TILE), "--workers", "0", "--device", "cpu", "--out", str(tmp_path / "ddp"), "--quiet"]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ckpt = read_checkpoint(tmp_path / "ddp" / "last.pt")
+    assert ckpt["epoch"] == 1 and all(torch.isfinite(v).all() for v in ckpt["model"].values() if v.is_floating_point())
+
+    cmd = [sys.executable, str(ROOT / "train.py"), "--init", str(tmp_path / "ddp" / "last.pt"), "--data", f"truth:{tiny_set}",
+           "--epochs", "1", "--draws-per-epoch", "8", "--batch-size", "4", "--tile-px", str(TILE), "--workers", "0",
+           "--device", "cpu", "--out", str(tmp_path / "ft"), "--export", str(tmp_path / "ft.pt"), "--quiet"]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    tuned, cfg, meta = load_model(tmp_path / "ft.pt")
+    assert meta["init"].endswith("last.pt")
+    changed = [not torch.equal(v, tuned.state_dict()[k]) for k, v in ckpt["model"].items() if v.is_floating_point()]
+    assert any(changed)
+    assert "optimizer" not in torch.load(tmp_path / "ft.pt", weights_only=True)  # exported weights only
+
+
+def test_damaged_and_foreign_checkpoints_give_clear_errors(tmp_path):
+    good = tmp_path / "good.pt"
+    save_checkpoint(good, build(ModelConfig()), ModelConfig(), {"note": "test"})
+    model, cfg, meta = load_model(good)
+    assert meta == {"note": "test"} and cfg == ModelConfig()
+
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(ModelError, match="damaged or truncated"):
+        load_model(truncated)
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {"w": torch.zeros(2)}}, foreign)
+    with pytest.raises(ModelError, match="not a vostochny-detector checkpoint"):
+        load_model(foreign)
+    other_arch = tmp_path / "other.pt"
+    ckpt = torch.load(good, weights_only=True)
+    ckpt["model"].pop(next(iter(ckpt["model"])))
+    torch.save(ckpt, other_arch)
+    with pytest.raises(ModelError, match="does not match"):
+        load_model(other_arch)
+    with pytest.raises(ModelError, match="not found"):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_train_cli_reports_bad_data_without_traceback(tmp_path):
+    done = subprocess.run([sys.executable, str(ROOT / "train.py"), "--data", "coco:" + str(tmp_path / "none.json"),
+                           "--out", str(tmp_path / "o")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "error:" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,139 @@
+"""Train, fine-tune or evaluate the oriented vessel detector.
+
+    python train.py --data synth:2000 --epochs 12 --out runs/synth
+    python train.py --init models/vostochny_default.pt --data coco:labels.json --out runs/ft
+    python train.py --resume runs/synth/last.pt --data synth:2000 --out runs/synth
+    python train.py --eval-only --model models/vostochny_default.pt --val truth:scenes
+    torchrun --nproc_per_node=2 train.py --data synth:2000 --device cpu --out runs/ddp
+
+Sources (``--data`` and ``--val``) are described in ``detector/sources.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import torch
+
+from detector.atomic import write_text_atomic
+from detector.engine import TrainConfig, evaluate_model, init_distributed, train
+from detector.model import ModelConfig, ModelError, load_model, read_checkpoint, save_checkpoint
+from detector.predict import PredictConfig
+from detector.sources import parse, select_groups
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "vostochny_default.pt"
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", nargs="*", default=[], metavar="SOURCE", help="training sources KIND:ARGS[@WEIGHT]")
+    p.add_argument("--val", nargs="*", default=[], metavar="SOURCE", help="evaluation sources (scenes predicted whole)")
+    p.add_argument("--groups", nargs="*", default=None, help="train only on scenes of these places (file stems)")
+    p.add_argument("--exclude-groups", nargs="*", default=None, help="never train on these places (a held-out split)")
+    p.add_argument("--val-groups", nargs="*", default=None, help="evaluate only on scenes of these places")
+    p.add_argument("--gsd", type=float, default=None, help="metres per pixel for images without a CRS")
+    p.add_argument("--out", type=Path, default=Path("runs/train"), help="checkpoints, metrics.csv, eval.json")
+    p.add_argument("--cache-dir", type=Path, default=Path("outputs/cache"), help="where synthetic scenes are rendered")
+    p.add_argument("--init", type=Path, default=None, help="fine-tune: start from this checkpoint's weights and config")
+    p.add_argument("--resume", type=Path, default=None, help="continue the run of this checkpoint exactly")
+    p.add_argument("--eval-only", action="store_true", help="only evaluate --model on --val")
+    p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model for --eval-only")
+    p.add_argument("--export", type=Path, default=None, help="also write the final weights (no optimizer) here")
+    p.add_argument("--backbone", default=ModelConfig.backbone, help="torchvision ResNet for a model from scratch")
+    p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
+    p.add_argument("--draws-per-epoch", type=int, default=TrainConfig.draws_per_epoch, help="tiles per epoch")
+    p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="tiles per step over all processes")
+    p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--tile-px", type=int, default=TrainConfig.tile_px, help="training tile side in working pixels")
+    p.add_argument("--workers", type=int, default=TrainConfig.workers, help="DataLoader worker processes")
+    p.add_argument("--seed", type=int, default=TrainConfig.seed)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    p.add_argument("--score-threshold", type=float, default=PredictConfig.score_threshold)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return p
+
+
+def _sources(specs, args, progress):
+    sources = [parse(s, args.cache_dir, args.gsd, progress=progress) for s in specs]
+    return sources
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    progress = not args.quiet
+    try:
+        val_scenes = [s for src in _sources(args.val, args, progress) for s in src.scenes]
+        val_scenes = select_groups(val_scenes, args.val_groups)
+        if args.eval_only:
+            model, cfg, meta = load_model(args.model, args.device)
+            report, _ = evaluate_model(model, cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold), args.device, progress)
+            report["model"] = str(args.model)
+            print(json.dumps(report, indent=1))
+            args.out.mkdir(parents=True, exist_ok=True)
+            write_text_atomic(args.out / "eval.json", json.dumps(report, indent=1))
+            return 0
+        if not args.data and args.resume is None:
+            print("error: give training data with --data (or --eval-only)", file=sys.stderr)
+            return 2
+        sources = _sources(args.data, args, progress)
+    except (ValueError, OSError, ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    from detector.datasets import TileDataset, mixture_weights
+
+    for src in sources:
+        src.scenes = select_groups(src.scenes, args.groups, args.exclude_groups)
+    scenes = [s for src in sources for s in src.scenes]
+    if not scenes:
+        print("error: no training scenes left after --groups/--exclude-groups", file=sys.stderr)
+        return 2
+    weights = mixture_weights([s.scenes for s in sources], [s.weight for s in sources])
+    model_cfg = ModelConfig(backbone=args.backbone)
+    cfg = TrainConfig(epochs=args.epochs, draws_per_epoch=args.draws_per_epoch, batch_size=args.batch_size, lr=args.lr,
+                      tile_px=args.tile_px, workers=args.workers, seed=args.seed, amp=not args.no_amp)
+    try:
+        if args.resume is not None:  # the run's own configs win, so the data is the same
+            state = read_checkpoint(args.resume)
+            model_cfg, cfg = ModelConfig.from_dict(state["config"]), TrainConfig.from_dict(state["train_config"])
+        elif args.init is not None:
+            model_cfg = ModelConfig.from_dict(read_checkpoint(args.init)["config"])
+    except ModelError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    dataset = TileDataset(scenes, model_cfg, cfg.tile_px)
+    meta = {"data": args.data, "command": " ".join(sys.argv), "init": str(args.init) if args.init else None,
+            "scenes": len(scenes), "vessels": int(sum(len(s) for s in scenes)), "torch": torch.__version__}
+    args.out.mkdir(parents=True, exist_ok=True)
+    dist, _ = init_distributed(args.device)
+
+    def on_epoch(epoch, model):
+        if not val_scenes or epoch < cfg.epochs:
+            return {}
+        report, _ = evaluate_model(model, model_cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold), args.device, progress)
+        model.train()
+        write_text_atomic(args.out / "eval.json", json.dumps(report, indent=1))
+        return {"val_ap50": round(report["all"]["ap50"], 4)}
+
+    last = train(model_cfg, cfg, dataset, weights, args.out, device=args.device, init=args.init, resume=args.resume,
+                 meta=meta, progress=progress, on_epoch=on_epoch)
+    if args.export is not None and dist.main:
+        ckpt = read_checkpoint(last)
+        model, cfg_m, _ = load_model(last)
+        save_checkpoint(args.export, model, cfg_m, {**ckpt["meta"], "exported_from": str(last)})
+        print(f"wrote {args.export}")
+    if dist.main:
+        print(f"wrote {last}")
+    if dist.world_size > 1:
+        torch.distributed.destroy_process_group()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))
