@@ -109,7 +109,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     dataset = TileDataset(scenes, model_cfg, cfg.tile_px)
     meta = {"data": args.data, "command": " ".join(sys.argv), "init": str(args.init) if args.init else None,
-            "scenes": len(scenes), "vessels": int(sum(len(s) for s in scenes)), "torch": torch.__version__}
+            "scenes": len(scenes), "vessels": int(sum(len(s) for s in scenes)), "torch": str(torch.__version__)}
     args.out.mkdir(parents=True, exist_ok=True)
     dist, _ = init_distributed(args.device)
 

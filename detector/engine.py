@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 
 from .atomic import atomic_path
 from .datasets import DrawSampler, TileDataset
-from .model import ModelConfig, build, read_checkpoint, save_checkpoint
+from .model import ModelConfig, build, load_weights, read_checkpoint, save_checkpoint
 from .targets import detection_loss
 
 LOG_TERMS = ("total", "heat", "offset", "size", "axis", "bow", "type")
@@ -126,9 +126,9 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
     torch.manual_seed(cfg.seed)
     model = build(model_cfg)
     if init is not None and state is None:
-        model.load_state_dict(read_checkpoint(init)["model"])
+        load_weights(model, read_checkpoint(init)["model"])
     if state is not None:
-        model.load_state_dict(state["model"])
+        load_weights(model, state["model"])
     model.to(dev)
     ddp = model
     if dist.world_size > 1:

@@ -85,6 +85,9 @@ class OrientedDetector(nn.Module):
         # A layer's last block takes the layer's output width (basic and bottleneck blocks alike).
         chans = [self.layer1[-1].conv1.in_channels, self.layer2[-1].conv1.in_channels, self.layer3[-1].conv1.in_channels]
         self.fpn = FeaturePyramidNetwork(chans, cfg.fpn_channels)
+        # Only the stride-4 output is used: drop the other levels' output convs so every
+        # parameter gets a gradient (DistributedDataParallel requires it) and none is computed in vain.
+        self.fpn.layer_blocks = self.fpn.layer_blocks[:1]
         w = cfg.fpn_channels
         self.head = nn.Sequential(
             Conv2dNormActivation(w, w, 3), Conv2dNormActivation(w, w, 3), nn.Conv2d(w, sum(HEAD_CHANNELS.values()), 1)
@@ -102,8 +105,11 @@ class OrientedDetector(nn.Module):
         c1 = self.layer1(self.stem(x))
         c2 = self.layer2(c1)
         c3 = self.layer3(c2)
-        p = self.fpn({"c1": c1, "c2": c2, "c3": c3})["c1"]
-        out = self.head(p)
+        # torchvision's FPN top-down pathway, stopped at its finest level.
+        top = self.fpn.get_result_from_inner_blocks(c3, 2)
+        for idx, lateral in ((1, c2), (0, c1)):
+            top = self.fpn.get_result_from_inner_blocks(lateral, idx) + nn.functional.interpolate(top, size=lateral.shape[-2:], mode="nearest")
+        out = self.head(self.fpn.get_result_from_layer_blocks(top, 0))
         return dict(zip(HEAD_CHANNELS, torch.split(out, list(HEAD_CHANNELS.values()), dim=1)))
 
 
@@ -161,6 +167,12 @@ def build(cfg: ModelConfig) -> OrientedDetector:
     return OrientedDetector(cfg)
 
 
+def load_weights(model: nn.Module, state: dict) -> None:
+    """Load a state dict strictly, ignoring the unused FPN output convs that early checkpoints carry."""
+    state = {k: v for k, v in state.items() if not k.startswith(("fpn.layer_blocks.1.", "fpn.layer_blocks.2."))}
+    model.load_state_dict(state)
+
+
 def save_checkpoint(path: str | Path, model: nn.Module, cfg: ModelConfig, meta: dict, **training_state) -> None:
     """Write a checkpoint atomically: weights, config, metadata and optional training state.
 
@@ -181,7 +193,9 @@ def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
     if not path.is_file():
         raise ModelError(path, "model file not found")
     try:
-        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+        # TorchVersion is a str subclass some checkpoints carry in their metadata: safe to allow.
+        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+            ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for truncated or foreign files
         raise ModelError(path, f"cannot be read as a checkpoint, it may be damaged or truncated ({type(exc).__name__}: {str(exc)[:200]})") from None
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
@@ -195,7 +209,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Or
     try:
         cfg = ModelConfig.from_dict(ckpt["config"])
         model = build(cfg)
-        model.load_state_dict(ckpt["model"])
+        load_weights(model, ckpt["model"])
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise ModelError(path, f"does not match the detector's architecture ({str(exc)[:300]})") from None
     return model.to(device).eval(), cfg, ckpt.get("meta", {})

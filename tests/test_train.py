@@ -15,6 +15,7 @@ import torch
 from detector.datasets import AugmentConfig, TileDataset, mixture_weights
 from detector.engine import TrainConfig, evaluate_model, train
 from detector.labels import read_truth_dir
+from detector.predict import PredictConfig
 from detector.model import ModelConfig, ModelError, build, load_model, read_checkpoint, save_checkpoint
 from detector.synth.training import write_set
 
@@ -38,15 +39,16 @@ def test_tiny_run_overfits_and_then_finds_those_vessels(tiny_set, tmp_path):
     torch.set_num_threads(2)
     scenes = read_truth_dir(tiny_set)
     assert sum(len(s) for s in scenes) >= 3
-    cfg = TrainConfig(epochs=6, draws_per_epoch=64, batch_size=8, lr=3e-3, tile_px=TILE, workers=0, seed=1)
+    cfg = TrainConfig(epochs=5, draws_per_epoch=240, batch_size=8, lr=3e-3, tile_px=TILE, workers=0, seed=1)
     last = _run(scenes, tmp_path, cfg, augment=AugmentConfig(enabled=False, positive_share=0.9))
     model, mcfg, _ = load_model(last)
-    report, _ = evaluate_model(model, mcfg, scenes, progress=False)
+    low = PredictConfig(score_threshold=0.1)  # a short run is not calibrated; AP ranks all peaks
+    report, _ = evaluate_model(model, mcfg, scenes, low, progress=False)
     assert report["all"]["recall"] >= 0.8, report["all"]
     assert report["all"]["ap50"] >= 0.7, report["all"]
     untrained = build(ModelConfig()).eval()
-    before, _ = evaluate_model(untrained, mcfg, scenes, progress=False)
-    assert before["all"]["recall"] < report["all"]["recall"]
+    before, _ = evaluate_model(untrained, mcfg, scenes, low, progress=False)
+    assert before["all"]["ap50"] < 0.2 < report["all"]["ap50"]
 
 
 def test_resume_gives_the_weights_of_an_uninterrupted_run(tiny_set, tmp_path):
