@@ -24,6 +24,9 @@ from .targets import encode
 from .tiles import Tile
 
 
+MAX_OPEN_FILES = 64
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """How strongly to vary tiles. ``gsd_jitter``: working GSD times exp(U(-j, j))."""
@@ -51,16 +54,24 @@ class TileDataset(Dataset):
         if tile_px % 16:
             raise ValueError("tile_px must be a multiple of 16")
         self.scenes, self.cfg, self.tile_px, self.aug = scenes, cfg, tile_px, augment
-        self._open: dict[int, Scene] = {}
+        self._known: dict[int, Scene] = {}  # opened once (the stretch is measured then), kept for reuse
+        self._handles: list[int] = []  # scenes whose file is open now, oldest first
 
     def __len__(self) -> int:
         return len(self.scenes)
 
     def scene(self, k: int) -> Scene:
-        if k not in self._open:
+        """Scene ``k``, with at most ``MAX_OPEN_FILES`` files open per process (thousands of
+        scenes would otherwise exhaust a 1024 file-descriptor limit)."""
+        if k not in self._known:
             ls = self.scenes[k]
-            self._open[k] = Scene(ls.path, gsd_m=ls.gsd_m)
-        return self._open[k]
+            self._known[k] = Scene(ls.path, gsd_m=ls.gsd_m)
+        if k in self._handles:
+            self._handles.remove(k)
+        self._handles.append(k)
+        while len(self._handles) > MAX_OPEN_FILES:
+            self._known[self._handles.pop(0)].close()
+        return self._known[k]
 
     def window(self, k: int, rng: np.random.Generator) -> tuple[Tile, float]:
         """A random tile of scene ``k`` (centred near a vessel for most draws) and its working GSD."""

@@ -121,3 +121,17 @@ def test_augmentation_moves_the_bow_with_the_image():
             return float(img[:, y, x].mean())
 
         assert grey_at(bow * 0.9 + stern * 0.1) > grey_at(stern * 0.9 + bow * 0.1), seed
+
+
+def test_many_scenes_keep_few_files_open(monkeypatch):
+    import detector.datasets as datasets
+
+    monkeypatch.setattr(datasets, "MAX_OPEN_FILES", 3)
+    scenes = read_truth_dir("scenes")
+    ds = TileDataset(scenes, ModelConfig(), 128)
+    for k in range(len(scenes)):
+        ds[(k, 0, 0, k)]
+    open_now = [k for k, s in ds._known.items() if s._ds is not None]
+    assert len(open_now) == 3 and len(ds._known) == len(scenes)
+    image, _ = ds[(0, 0, 0, 99)]  # a closed scene reopens on demand
+    assert image.shape == (3, 128, 128)
