@@ -42,6 +42,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", type=Path, default=None, help="continue the run of this checkpoint exactly")
     p.add_argument("--eval-only", action="store_true", help="only evaluate --model on --val")
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model for --eval-only")
+    p.add_argument("--figures", type=Path, default=None, help="with --eval-only: a PNG per scene, truth green, tankers red, others blue")
     p.add_argument("--export", type=Path, default=None, help="also write the final weights (no optimizer) here")
     p.add_argument("--backbone", default=ModelConfig.backbone, help="torchvision ResNet for a model from scratch")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
@@ -59,6 +60,20 @@ def get_args_parser() -> argparse.ArgumentParser:
     return p
 
 
+def write_figures(out_dir: Path, scenes, results, score_threshold: float, max_px: int = 2048) -> None:
+    """One PNG per evaluated scene with its truth and detections (see ``detector.report``)."""
+    from detector.report import detections_picture
+    from detector.scene import Scene, write_png
+
+    for ls, r in zip(scenes, results):
+        with Scene(ls.path, gsd_m=ls.gsd_m) as scene:
+            rgb, _ = scene.preview(max_px)
+            scale = rgb.shape[1] / scene.info.height
+        keep = r.pred_score >= score_threshold
+        img = detections_picture(rgb, scale, r.pred_corners[keep], r.pred_p_tanker[keep], r.true_corners)
+        write_png(out_dir / f"{ls.path.stem}.png", img)
+
+
 def _sources(specs, args, progress):
     sources = [parse(s, args.cache_dir, args.gsd, progress=progress) for s in specs]
     return sources
@@ -73,8 +88,10 @@ def main(args: argparse.Namespace) -> int:
         val_scenes = select_groups(val_scenes, args.val_groups)
         if args.eval_only:
             model, cfg, meta = load_model(args.model, args.device)
-            report, _ = evaluate_model(model, cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold), args.device, progress)
+            report, results = evaluate_model(model, cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold), args.device, progress)
             report["model"] = str(args.model)
+            if args.figures is not None:
+                write_figures(args.figures, val_scenes, results, args.score_threshold)
             print(json.dumps(report, indent=1))
             args.out.mkdir(parents=True, exist_ok=True)
             write_text_atomic(args.out / "eval.json", json.dumps(report, indent=1))
