@@ -49,6 +49,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--draws-per-epoch", type=int, default=TrainConfig.draws_per_epoch, help="tiles per epoch")
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="tiles per step over all processes")
     p.add_argument("--lr", type=float, default=TrainConfig.lr)
+    p.add_argument("--loss-weights", nargs="*", default=[], metavar="TERM=W",
+                   help="loss term weights, e.g. type=2 bow=2 (terms: heat offset size axis bow type)")
     p.add_argument("--tile-px", type=int, default=TrainConfig.tile_px, help="training tile side in working pixels")
     p.add_argument("--workers", type=int, default=TrainConfig.workers, help="DataLoader worker processes")
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
@@ -72,6 +74,18 @@ def write_figures(out_dir: Path, scenes, results, score_threshold: float, max_px
         keep = r.pred_score >= score_threshold
         img = detections_picture(rgb, scale, r.pred_corners[keep], r.pred_p_tanker[keep], r.true_corners)
         write_png(out_dir / f"{ls.path.stem}.png", img)
+
+
+def _loss_weights(items: list[str]) -> dict:
+    from detector.targets import LOSS_WEIGHTS
+
+    out = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        if name not in LOSS_WEIGHTS:
+            raise SystemExit(f"error: unknown loss term {name!r}; terms: {', '.join(LOSS_WEIGHTS)}")
+        out[name] = float(value)
+    return out
 
 
 def _sources(specs, args, progress):
@@ -114,7 +128,8 @@ def main(args: argparse.Namespace) -> int:
     weights = mixture_weights([s.scenes for s in sources], [s.weight for s in sources])
     model_cfg = ModelConfig(backbone=args.backbone)
     cfg = TrainConfig(epochs=args.epochs, draws_per_epoch=args.draws_per_epoch, batch_size=args.batch_size, lr=args.lr,
-                      tile_px=args.tile_px, workers=args.workers, seed=args.seed, amp=not args.no_amp)
+                      tile_px=args.tile_px, workers=args.workers, seed=args.seed, amp=not args.no_amp,
+                      loss_weights=_loss_weights(args.loss_weights))
     try:
         if args.resume is not None:  # the run's own configs win, so the data is the same
             state = read_checkpoint(args.resume)

@@ -11,7 +11,7 @@ import csv
 import math
 import os
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 import torch
@@ -40,6 +40,7 @@ class TrainConfig:
     seed: int = 0
     amp: bool = True  # on CUDA only
     grad_clip: float = 10.0
+    loss_weights: dict = field(default_factory=dict)  # overrides of targets.LOSS_WEIGHTS, e.g. {"type": 2.0}
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -158,7 +159,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
             targets = {k: v.to(dev, non_blocking=True) for k, v in targets.items()}
             with torch.autocast(dev.type, dtype=torch.float16, enabled=scaler is not None):
                 out = ddp(images)
-            terms = detection_loss(out, targets)
+            terms = detection_loss(out, targets, cfg.loss_weights)
             optimizer.zero_grad(set_to_none=True)
             if scaler is not None:
                 scaler.scale(terms["total"]).backward()

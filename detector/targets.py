@@ -88,8 +88,12 @@ def focal_heat_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 LOSS_WEIGHTS = {"heat": 1.0, "offset": 1.0, "size": 1.0, "axis": 1.0, "bow": 0.5, "type": 0.5}
 
 
-def detection_loss(out: dict[str, torch.Tensor], tgt: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Loss terms and their weighted sum (``"total"``) for a batch of head outputs and targets."""
+def detection_loss(out: dict[str, torch.Tensor], tgt: dict[str, torch.Tensor], weights: dict[str, float] | None = None) -> dict[str, torch.Tensor]:
+    """Loss terms and their weighted sum (``"total"``) for a batch of head outputs and targets.
+
+    ``weights`` overrides entries of ``LOSS_WEIGHTS``.
+    """
+    w = {**LOSS_WEIGHTS, **(weights or {})}
     reg_w = tgt["reg_w"]
     norm = reg_w.sum().clamp(min=1.0)
 
@@ -106,5 +110,5 @@ def detection_loss(out: dict[str, torch.Tensor], tgt: dict[str, torch.Tensor]) -
         "type": (F.binary_cross_entropy_with_logits(out["type"].float(), tgt["type"], reduction="none") * tgt["type_w"]).sum()
         / tgt["type_w"].sum().clamp(min=1.0),
     }
-    terms["total"] = sum(LOSS_WEIGHTS[k] * v for k, v in terms.items())
+    terms["total"] = sum(w[k] * v for k, v in terms.items())
     return terms
