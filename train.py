@@ -57,6 +57,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
     p.add_argument("--score-threshold", type=float, default=PredictConfig.score_threshold)
+    p.add_argument("--min-length-m", type=float, default=0.0,
+                   help="score only hulls at least this long, COCO area-range style (shorter truth ignored, shorter detections dropped)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return p
@@ -102,7 +104,8 @@ def main(args: argparse.Namespace) -> int:
         val_scenes = select_groups(val_scenes, args.val_groups)
         if args.eval_only:
             model, cfg, meta = load_model(args.model, args.device)
-            report, results = evaluate_model(model, cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold), args.device, progress)
+            report, results = evaluate_model(model, cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold), args.device,
+                                             progress, args.min_length_m)
             report["model"] = str(args.model)
             if args.figures is not None:
                 write_figures(args.figures, val_scenes, results, args.score_threshold)
@@ -148,7 +151,8 @@ def main(args: argparse.Namespace) -> int:
     def on_epoch(epoch, model):
         if not val_scenes or epoch < cfg.epochs:
             return {}
-        report, _ = evaluate_model(model, model_cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold), args.device, progress)
+        report, _ = evaluate_model(model, model_cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold), args.device,
+                                   progress, args.min_length_m)
         model.train()
         write_text_atomic(args.out / "eval.json", json.dumps(report, indent=1))
         return {"val_ap50": round(report["all"]["ap50"], 4)}

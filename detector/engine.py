@@ -201,7 +201,7 @@ def _bar(total: int, desc: str, enabled: bool):
 
 @torch.no_grad()
 def evaluate_model(model: torch.nn.Module, model_cfg: ModelConfig, scenes, pcfg=None, device: str = "cpu",
-                   progress: bool = True) -> tuple[dict, list]:
+                   progress: bool = True, min_length_m: float = 0.0) -> tuple[dict, list]:
     """Predict every labelled scene whole and score it (``detector.evaluate``).
 
     Returns the report (all scenes and by native GSD) and the per-scene results. A scene's GSD
@@ -225,4 +225,4 @@ def evaluate_model(model: torch.nn.Module, model_cfg: ModelConfig, scenes, pcfg=
         scene.close()
         bar.update()
     bar.close()
-    return evaluate(results, pcfg.score_threshold), results
+    return evaluate(results, pcfg.score_threshold, min_length_m), results

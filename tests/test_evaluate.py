@@ -99,3 +99,15 @@ def test_false_positive_and_miss_lower_ap_and_counts():
     r = summarise([_scene(pred, true, [0.5, 0.9])], 0.3)
     assert r["ap50"] < 0.6 and r["recall"] == 0.5 and r["precision"] == 0.5
     assert r["count_mae"] == 0.0  # two found, two there: a right count can still hide a miss
+
+
+def test_size_range_ignores_short_truth_and_drops_short_detections():
+    from detector.evaluate import evaluate
+
+    true = np.array([[50, 50, 40, 8, 0.0], [150, 80, 10, 3, 0.0]])  # 80 m and 20 m at 2 m/px
+    pred = np.array([[50, 50, 40, 8, 0.0], [250, 250, 12, 3, 0.0]])  # the big one, and a short false one
+    r = [_scene(pred, true, [0.9, 0.95])]
+    everything = evaluate(r, 0.3)["all"]
+    big = evaluate(r, 0.3, min_length_m=50.0)["all"]
+    assert everything["ap50"] < 1.0 and everything["recall"] == 0.5
+    assert big["ap50"] == pytest.approx(1.0) and big["recall"] == 1.0 and big["vessels"] == 1
