@@ -90,17 +90,12 @@ def _loss_weights(items: list[str]) -> dict:
     return out
 
 
-def _sources(specs, args, progress):
-    sources = [parse(s, args.cache_dir, args.gsd, progress=progress) for s in specs]
-    return sources
-
-
 def main(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     progress = not args.quiet
     try:
-        val_scenes = [s for src in _sources(args.val, args, progress) for s in src.scenes]
+        val_scenes = [s for spec in args.val for s in parse(spec, args.cache_dir, args.gsd, progress=progress).scenes]
         val_scenes = select_groups(val_scenes, args.val_groups)
         if args.eval_only:
             model, cfg, meta = load_model(args.model, args.device)
@@ -116,7 +111,7 @@ def main(args: argparse.Namespace) -> int:
         if not args.data and args.resume is None:
             print("error: give training data with --data (or --eval-only)", file=sys.stderr)
             return 2
-        sources = _sources(args.data, args, progress)
+        sources = [parse(spec, args.cache_dir, args.gsd, progress=progress) for spec in args.data]
     except (ValueError, OSError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

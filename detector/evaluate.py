@@ -12,6 +12,7 @@ on axis-aligned boxes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -41,27 +42,30 @@ class SceneResult:
         if self.true_ignore is None:
             self.true_ignore = np.zeros(len(self.true_corners), bool)
 
+    @cached_property
+    def iou(self) -> np.ndarray:
+        """(detections, truth) oriented IoU, computed once for every threshold and summary."""
+        return iou_matrix(self.pred_corners, self.true_corners)
+
 
 def match(iou: np.ndarray, scores: np.ndarray, ignore: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """COCO greedy matching in one scene. Returns per detection the matched truth index (-1 none)
-    and whether the detection is to be ignored (matched to ignored truth)."""
-    order = np.argsort(-scores, kind="stable")
+    and whether the detection is to be ignored (matched to ignored truth).
+
+    Best first, each detection takes the free real truth with the highest IoU >= ``threshold``;
+    failing that, the ignored truth with the highest IoU (which may be shared, as COCO allows).
+    """
     taken = np.zeros(iou.shape[1], bool)
     matched = np.full(len(scores), -1)
     ignored = np.zeros(len(scores), bool)
-    for d in order:
-        best, best_iou = -1, threshold
-        for g in np.argsort(ignore, kind="stable"):  # real truth before ignored truth
-            if taken[g] and not ignore[g]:
-                continue
-            if best >= 0 and not ignore[best] and ignore[g]:
+    for d in np.argsort(-scores, kind="stable"):
+        for pool in (~ignore & ~taken, ignore):
+            cand = np.where(pool & (iou[d] >= threshold), iou[d], -1.0)
+            if cand.size and cand.max() >= 0:
+                g = int(cand.argmax())
+                matched[d], ignored[d] = g, bool(ignore[g])
+                taken[g] |= not ignore[g]
                 break
-            if iou[d, g] >= best_iou:
-                best, best_iou = g, iou[d, g]
-        if best >= 0:
-            matched[d] = best
-            ignored[d] = ignore[best]
-            taken[best] = True
     return matched, ignored
 
 
@@ -70,8 +74,7 @@ def average_precision(results: list[SceneResult], threshold: float) -> float:
     scores, tps, keep = [], [], []
     n_true = 0
     for r in results:
-        iou = iou_matrix(r.pred_corners, r.true_corners)
-        matched, ignored = match(iou, r.pred_score, r.true_ignore, threshold)
+        matched, ignored = match(r.iou, r.pred_score, r.true_ignore, threshold)
         scores.append(r.pred_score)
         tps.append(matched >= 0)
         keep.append(~ignored)
@@ -109,7 +112,7 @@ def summarise(results: list[SceneResult], score_threshold: float) -> dict:
     for r in results:
         sel = r.pred_score >= score_threshold
         pc, ps, pt = r.pred_corners[sel], r.pred_score[sel], r.pred_p_tanker[sel]
-        matched, ignored = match(iou_matrix(pc, r.true_corners), ps, r.true_ignore, 0.5)
+        matched, ignored = match(r.iou[sel], ps, r.true_ignore, 0.5)
         real = (matched >= 0) & ~ignored
         tp += int(real.sum())
         fp += int(((matched < 0) & ~ignored).sum())

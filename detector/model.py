@@ -13,7 +13,6 @@ the caller resamples and maps back to scene pixels.
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -213,12 +212,3 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Or
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise ModelError(path, f"does not match the detector's architecture ({str(exc)[:300]})") from None
     return model.to(device).eval(), cfg, ckpt.get("meta", {})
-
-
-def file_sha256(path: str | Path) -> str:
-    """Hex SHA-256 of a file, for recording which model produced a result."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()

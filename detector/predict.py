@@ -42,14 +42,6 @@ class SceneDetections:
     def __len__(self) -> int:
         return len(self.score)
 
-    def dimensions_m(self, gsd_x_m: float, gsd_y_m: float) -> tuple[np.ndarray, np.ndarray]:
-        """(length_m, beam_m) of each vessel from its corners and the scene's ground pixel size."""
-        p = self.corners
-        axis = p[:, :2].mean(axis=1) - p[:, 2:].mean(axis=1)
-        side = (p[:, 0] - p[:, 1] + p[:, 3] - p[:, 2]) / 2
-        scale = np.array([gsd_x_m, gsd_y_m])
-        return np.linalg.norm(axis * scale, axis=1), np.linalg.norm(side * scale, axis=1)
-
 
 def _tile_to_scene(dets, tile: Tile, scene_w: int, scene_h: int, margin_px: float) -> tuple[np.ndarray, ...]:
     obb = dets.obb.cpu().numpy().astype(np.float64)
