@@ -2,7 +2,8 @@
 
 A hull that reaches a tile edge inside the scene is dropped from that tile: the overlap (at
 least the longest hull's diagonal, see ``tiles.py``) guarantees it lies whole in a neighbour.
-What remains is merged across tiles with oriented-IoU NMS.
+What remains is merged across tiles with oriented-IoU NMS. ``batch.py`` runs the same two
+steps (:func:`tile_to_scene`, :func:`merge`) over many scenes at once.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import numpy as np
 import torch
 
 from .geometry import obb_to_corners, rotated_nms, touches_border
-from .model import ModelConfig, decode
+from .model import ModelConfig, TileDetections, decode
 from .scene import Scene
 from .tiles import DEFAULT_OVERLAP_M, Tile
 
@@ -37,14 +38,26 @@ class SceneDetections:
     corners: np.ndarray
     score: np.ndarray
     p_tanker: np.ndarray
+    bow_confidence: np.ndarray
     work_gsd_m: float
 
     def __len__(self) -> int:
         return len(self.score)
 
+    def subset(self, keep) -> "SceneDetections":
+        """The detections selected by a boolean mask or index array."""
+        return SceneDetections(self.corners[keep], self.score[keep], self.p_tanker[keep],
+                               self.bow_confidence[keep], self.work_gsd_m)
 
-def _tile_to_scene(dets, tile: Tile, scene_w: int, scene_h: int, margin_px: float) -> tuple[np.ndarray, ...]:
-    obb = dets.obb.cpu().numpy().astype(np.float64)
+
+def empty_detections(work_gsd_m: float) -> SceneDetections:
+    """A scene with no vessels."""
+    return SceneDetections(np.zeros((0, 4, 2)), np.zeros(0), np.zeros(0), np.zeros(0), work_gsd_m)
+
+
+def tile_to_scene(dets: TileDetections, tile: Tile, scene_w: int, scene_h: int, margin_px: float) -> SceneDetections:
+    """One tile's detections in scene pixels, without hulls cut by an inner tile edge."""
+    obb = dets.obb.float().cpu().numpy().astype(np.float64)
     corners = obb_to_corners(obb)
     nan = float("nan")
     # Edges of the tile that are inside the scene: a hull touching them is whole elsewhere.
@@ -55,7 +68,18 @@ def _tile_to_scene(dets, tile: Tile, scene_w: int, scene_h: int, margin_px: floa
     corners = corners[keep]
     corners[..., 0] = tile.col_off + corners[..., 0] * tile.scale_x
     corners[..., 1] = tile.row_off + corners[..., 1] * tile.scale_y
-    return corners, dets.score.cpu().numpy()[keep], dets.p_tanker.cpu().numpy()[keep]
+    as_np = lambda t: t.float().cpu().numpy().astype(np.float64)[keep]  # noqa: E731
+    return SceneDetections(corners, as_np(dets.score), as_np(dets.p_tanker), as_np(dets.bow_confidence), 0.0)
+
+
+def merge(parts: list[SceneDetections], nms_iou: float, work_gsd_m: float) -> SceneDetections:
+    """Merge per-tile detections of one scene with oriented-IoU NMS, highest score first."""
+    if not parts:
+        return empty_detections(work_gsd_m)
+    cat = lambda name: np.concatenate([getattr(p, name) for p in parts])  # noqa: E731
+    corners = np.concatenate([p.corners.reshape(-1, 4, 2) for p in parts])
+    merged = SceneDetections(corners, cat("score"), cat("p_tanker"), cat("bow_confidence"), work_gsd_m)
+    return merged.subset(rotated_nms(merged.corners, merged.score, nms_iou))
 
 
 @torch.no_grad()
@@ -69,7 +93,7 @@ def predict_scene(model: torch.nn.Module, cfg: ModelConfig, scene: Scene, pcfg: 
     info = scene.info
     work = cfg.work_gsd_m(info.gsd_m)
     tiles = scene.tiles(work, cfg.tile_px, pcfg.overlap_m, area_px)
-    all_corners, all_scores, all_types = [np.zeros((0, 4, 2))], [np.zeros(0)], [np.zeros(0)]
+    parts = []
     use_amp = pcfg.amp and device.type == "cuda"
     for start in range(0, len(tiles), pcfg.batch_size):
         batch = tiles[start:start + pcfg.batch_size]
@@ -78,12 +102,7 @@ def predict_scene(model: torch.nn.Module, cfg: ModelConfig, scene: Scene, pcfg: 
         with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
             out = model(x)
         for tile, dets in zip(batch, decode(out, cfg.stride, pcfg.score_threshold)):
-            c, s, p = _tile_to_scene(dets, tile, info.width, info.height, pcfg.edge_margin_px)
-            all_corners.append(c)
-            all_scores.append(s)
-            all_types.append(p)
+            parts.append(tile_to_scene(dets, tile, info.width, info.height, pcfg.edge_margin_px))
         if progress is not None:
             progress(len(batch))
-    corners, scores, types = np.concatenate(all_corners), np.concatenate(all_scores), np.concatenate(all_types)
-    keep = rotated_nms(corners, scores, pcfg.nms_iou)
-    return SceneDetections(corners[keep], scores[keep], types[keep], work)
+    return merge(parts, pcfg.nms_iou, work)

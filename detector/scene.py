@@ -188,6 +188,11 @@ class Scene:
             rgb = np.repeat(rgb, 3, axis=0)
         return rgb, valid
 
+    def read_box(self, bounds_px: tuple[int, int, int, int], out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`read` for the scene-pixel box (col0, row0, col1, row1), max exclusive."""
+        col0, row0, col1, row1 = bounds_px
+        return self.read(Window(col0, row0, col1 - col0, row1 - row0), out_shape)
+
     def read_tile(self, tile: Tile, tile_px: int) -> tuple[np.ndarray, np.ndarray]:
         """Read a tile at the working GSD, padded to ``tile_px`` square with invalid pixels."""
         rgb, valid = self.read(Window(tile.col_off, tile.row_off, tile.width, tile.height), (tile.out_height, tile.out_width))
@@ -198,6 +203,28 @@ class Scene:
         out[:, : tile.out_height, : tile.out_width] = rgb
         out_valid[: tile.out_height, : tile.out_width] = valid
         return out, out_valid
+
+    def valid_share(self, area_px, max_px: int = 256) -> float:
+        """Share (0-1) of ``area_px`` (scene-pixel geometry) covered by valid, non-nodata pixels.
+
+        Read from the masks at most ``max_px`` on a side: a berth hidden by a nodata swath edge
+        is unobserved, not empty. Clouds are not masks and are not seen here.
+        """
+        from rasterio.features import geometry_mask
+        from rasterio.transform import from_bounds
+
+        col0, row0, col1, row1 = area_px.bounds
+        col0, row0 = max(0, math.floor(col0)), max(0, math.floor(row0))
+        col1, row1 = min(self.info.width, math.ceil(col1)), min(self.info.height, math.ceil(row1))
+        if col1 <= col0 or row1 <= row0:
+            return 0.0
+        scale = min(1.0, max_px / max(col1 - col0, row1 - row0))
+        shape = (max(1, round((row1 - row0) * scale)), max(1, round((col1 - col0) * scale)))
+        _, valid = self._read_raw(Window(col0, row0, col1 - col0, row1 - row0), shape)
+        # Pixel-space transform of the decimated window, so the polygon rasterises in place.
+        transform = from_bounds(col0, row1, col1, row0, shape[1], shape[0])
+        inside = geometry_mask([area_px], shape, transform, invert=True, all_touched=True)
+        return float((valid & inside).sum() / inside.sum()) if inside.any() else 0.0
 
     def preview(self, max_px: int = PREVIEW_PX) -> tuple[np.ndarray, np.ndarray]:
         """The whole scene decimated so its longest side is at most ``max_px``, stretched."""

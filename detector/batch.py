@@ -1,0 +1,148 @@
+"""Stream tiles of many scenes to the model: reading overlaps compute, batches span scenes.
+
+Each DataLoader worker takes every k-th scene, plans it (open, berths, search area, tiles)
+and yields batches of tiles at the working GSD. A batch carries the headers of the scenes its
+worker opened since its last batch, so the main process learns how many tiles each scene has
+before the scene's tiles arrive (one worker's batches arrive in order). GDAL releases the GIL
+but rasterio handles are per process, hence processes, not threads.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+
+from .berths import Berth, PlacedBerth, place, search_area_px
+from .errors import SceneError
+from .scene import Scene
+from .tiles import DEFAULT_OVERLAP_M, Tile
+
+
+@dataclass(frozen=True)
+class SceneJob:
+    """One input scene of a run: its position in the run's list, file and output name."""
+
+    index: int
+    path: str
+    name: str
+
+
+@dataclass(frozen=True)
+class PlanConfig:
+    """How scenes are opened and searched."""
+
+    tile_px: int
+    gsd_m: float | None = None  # for images without a CRS (or to override it)
+    bands: tuple[int, ...] | None = None
+    berths: tuple[Berth, ...] = ()
+    area_mode: str = "berths"  # "berths": near the berths a scene shows; "whole"; "aoi": area_lonlat
+    area_lonlat: object = None  # shapely geometry in WGS84 lon/lat for "aoi"
+    area_buffer_m: float = 400.0  # around the berths
+    overlap_m: float = DEFAULT_OVERLAP_M
+
+
+@dataclass
+class SceneHeader:
+    """A planned scene (or why it could not be): what the main process needs to finish it."""
+
+    job: SceneJob
+    error: str | None = None
+    scene: Scene | None = None  # pickled without its file handle
+    work_gsd_m: float = 0.0
+    tiles: list[Tile] = field(default_factory=list)
+    placed: list[PlacedBerth] = field(default_factory=list)
+    area_px: object = None  # shapely geometry in scene pixels, None = the whole scene
+    valid_share: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class TileBatch:
+    """Images (n, 3, tile_px, tile_px) with (scene index, tile) keys, new headers, and failures."""
+
+    images: torch.Tensor
+    keys: list[tuple[int, Tile]]
+    headers: list[SceneHeader]
+    failed: list[tuple[int, str]]
+    read_s: float
+
+    def pin_memory(self) -> "TileBatch":
+        """Called by the DataLoader when ``pin_memory`` is on (CUDA), for faster copies."""
+        self.images = self.images.pin_memory()
+        return self
+
+
+def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
+    """Open a scene and choose its tiles; a SceneError becomes the header's ``error``."""
+    try:
+        scene = Scene(job.path, gsd_m=cfg.gsd_m, bands=cfg.bands)
+        info = scene.info
+        work = work_gsd(info.gsd_m)
+        placed = place(cfg.berths, scene.georef, info.width, info.height)
+        area = None
+        if cfg.area_mode == "berths":
+            area = search_area_px(placed, cfg.area_buffer_m / info.gsd_m, info.width, info.height)
+        elif cfg.area_mode == "aoi" and scene.georef is not None:  # no CRS: cannot place it, search whole
+            area = scene.aoi_to_pixels(cfg.area_lonlat)
+        tiles = scene.tiles(work, cfg.tile_px, cfg.overlap_m, area)
+        shares = {pb.berth.name: round(scene.valid_share(pb.outline_px), 4) for pb in placed}
+        scene.close()
+        return SceneHeader(job, None, scene, work, tiles, placed, area, shares)
+    except SceneError as exc:
+        return SceneHeader(job, str(exc))
+    except ValueError as exc:  # tile arithmetic refusing the scene's geometry
+        return SceneHeader(job, f"{job.path}: {exc}")
+
+
+class TileStream(IterableDataset):
+    """Batches of tiles over ``jobs``; worker k of K plans and reads jobs k, k+K, ..."""
+
+    def __init__(self, jobs: list[SceneJob], cfg: PlanConfig, work_gsd, batch_size: int):
+        self.jobs, self.cfg, self.work_gsd, self.batch_size = jobs, cfg, work_gsd, batch_size
+
+    def __iter__(self):
+        info = get_worker_info()
+        mine = self.jobs if info is None else self.jobs[info.id::info.num_workers]
+        tile_px = self.cfg.tile_px
+        images, keys, headers, failed, read_s = [], [], [], [], 0.0
+
+        def flush():
+            nonlocal images, keys, headers, failed, read_s
+            x = torch.from_numpy(np.stack(images)) if images else torch.zeros((0, 3, tile_px, tile_px))
+            out = TileBatch(x, keys, headers, failed, read_s)
+            images, keys, headers, failed, read_s = [], [], [], [], 0.0
+            return out
+
+        for job in mine:
+            t0 = time.perf_counter()
+            header = plan_scene(job, self.cfg, self.work_gsd)
+            read_s += time.perf_counter() - t0
+            headers.append(header)
+            if header.error is not None:
+                continue
+            scene = header.scene
+            try:
+                for tile in header.tiles:
+                    t0 = time.perf_counter()
+                    images.append(scene.read_tile(tile, tile_px)[0])
+                    read_s += time.perf_counter() - t0
+                    keys.append((job.index, tile))
+                    if len(images) == self.batch_size:
+                        yield flush()
+            except SceneError as exc:
+                failed.append((job.index, str(exc)))
+            finally:
+                scene.close()
+        if images or headers or failed:
+            yield flush()
+
+
+def tile_loader(jobs: list[SceneJob], cfg: PlanConfig, work_gsd, batch_size: int, workers: int, pin_memory: bool) -> DataLoader:
+    """A DataLoader over :class:`TileStream`; ``workers`` processes read while the model runs."""
+    stream = TileStream(jobs, cfg, work_gsd, batch_size)
+    workers = max(0, min(workers, len(jobs)))
+    return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory,
+                      prefetch_factor=2 if workers else None, persistent_workers=False)

@@ -1,0 +1,332 @@
+"""The inference run behind ``infer.py``: scenes in, vessels, counts, pictures and a run record out.
+
+Scenes are sharded over torchrun ranks (rank r takes scenes r, r+W, ...); within a rank,
+DataLoader workers read tiles while the model runs (``batch.py``). Each finished scene is
+committed as one part file (``outputs.py``); rank 0 waits for every rank, then writes the
+combined files. A scene that fails is recorded with its error and the run goes on.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import numpy as np
+import shapely
+import torch
+from tqdm import tqdm
+
+from . import __version__
+from .batch import PlanConfig, SceneHeader, SceneJob, tile_loader
+from .berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
+from .measure import geojson_feature, vessel_rows
+from .model import decode, load_model
+from .outputs import aggregate, count_rows, is_output_path, part_path, read_part, table, write_part
+from .predict import SceneDetections, merge, tile_to_scene
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_SCENES = REPO / "scenes"
+DEFAULT_MODEL = REPO / "models" / "vostochny_default.pt"
+SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".png", ".jpg", ".jpeg", ".vrt", ".img")
+QUICKLOOK_PX = 1200  # longest side of a quicklook picture, in picture pixels
+
+
+class InputError(ValueError):
+    """Inputs or options that cannot make a run (nothing is started)."""
+
+
+@dataclass(frozen=True)
+class InferConfig:
+    """Everything a run depends on; built by ``infer.py`` from its command line."""
+
+    inputs: tuple[str, ...] = (str(DEFAULT_SCENES),)
+    out_dir: str = "outputs"
+    model: str = str(DEFAULT_MODEL)
+    gsd_m: float | None = None
+    bands: tuple[int, ...] | None = None
+    berths: str | None = str(DEFAULT_BERTHS)
+    aoi: str = "berths"  # "berths" (near the berths), "whole", or a GeoJSON path
+    aoi_buffer_m: float = 400.0
+    score_threshold: float = 0.3
+    nms_iou: float = 0.4
+    device: str = "auto"
+    batch_size: int = 8
+    workers: int = 1
+    amp: bool = True
+    quicklooks: bool = True
+    fresh: bool = False
+    threads: int | None = None
+    gdal_cache_mb: int = 256
+    quiet: bool = False
+
+
+def find_scenes(inputs: tuple[str, ...]) -> list[SceneJob]:
+    """Scene files from paths, directories (their image files) and glob patterns, in a stable order."""
+    paths: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(q for q in p.iterdir() if q.suffix.lower() in SCENE_SUFFIXES and q.is_file())
+            if not found:
+                raise InputError(f"{item}: directory holds no scene files ({', '.join(SCENE_SUFFIXES)})")
+        elif p.exists():
+            found = [p]
+        else:
+            found = sorted(Path(q) for q in glob.glob(item) if Path(q).is_file())
+            if not found:
+                raise InputError(f"{item}: no such file, and no file matches it as a pattern")
+        paths.extend(q for q in found if q.resolve() not in {r.resolve() for r in paths})
+    names: dict[str, Path] = {}
+    for p in paths:
+        if p.stem in names:
+            raise InputError(f"two scenes share the name {p.stem!r} ({names[p.stem]} and {p}); outputs are named by file stem")
+        names[p.stem] = p
+    return [SceneJob(i, str(p), p.stem) for i, p in enumerate(paths)]
+
+
+def _sha256(path: str | os.PathLike) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def run_key(cfg: InferConfig, model_sha: str) -> str:
+    """What a scene result depends on; parts made under another key are redone, not reused."""
+    parts = {
+        "model": model_sha, "gsd_m": cfg.gsd_m, "bands": cfg.bands, "aoi": cfg.aoi, "aoi_buffer_m": cfg.aoi_buffer_m,
+        "score_threshold": cfg.score_threshold, "nms_iou": cfg.nms_iou, "version": __version__,
+        "berths": _sha256(cfg.berths) if cfg.berths else None,
+        "aoi_file": _sha256(cfg.aoi) if cfg.aoi not in ("berths", "whole") else None,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass
+class _Pending:
+    header: SceneHeader
+    parts: list[SceneDetections]
+    started: float
+
+
+class _Distributed:
+    """torchrun's rank and world size; a gloo group only for barriers (works beside NCCL too)."""
+
+    def __init__(self):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+        if self.world > 1 and not torch.distributed.is_initialized():
+            # Ranks may finish hours apart on big jobs: the default 30 min would time out.
+            torch.distributed.init_process_group("gloo", timeout=timedelta(hours=72))
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            torch.distributed.barrier()
+
+    def close(self) -> None:
+        if self.world > 1 and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+def _device(name: str, local_rank: int) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(name)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError("--device cuda was asked for but no CUDA device is available")
+        dev = torch.device("cuda", local_rank if dev.index is None else dev.index)
+        torch.cuda.set_device(dev)
+    return dev
+
+
+def _plan_config(cfg: InferConfig, tile_px: int) -> PlanConfig:
+    try:
+        berths = load_berths(cfg.berths) if cfg.berths else ()
+        area = load_area(cfg.aoi) if cfg.aoi not in ("berths", "whole") else None
+    except BerthError as exc:
+        raise InputError(str(exc)) from None
+    return PlanConfig(tile_px=tile_px, gsd_m=cfg.gsd_m, bands=cfg.bands, berths=berths,
+                      area_mode=cfg.aoi if area is None else "aoi", area_lonlat=area, area_buffer_m=cfg.aoi_buffer_m)
+
+
+def run(cfg: InferConfig, log=print) -> int:
+    """Run the detector on ``cfg.inputs``; returns 0 when every scene succeeded, else 1."""
+    t_start = time.perf_counter()
+    os.environ.setdefault("GDAL_CACHEMAX", str(cfg.gdal_cache_mb))  # before GDAL sizes its block cache
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    jobs = find_scenes(cfg.inputs)
+    out_dir = Path(cfg.out_dir)
+    clash = [j.path for j in jobs if is_output_path(out_dir, j.path)]
+    if clash:
+        raise InputError(f"{clash[0]} is an input inside the output folder it would be overwritten in; choose another --out")
+    if not Path(cfg.model).is_file():
+        raise InputError(f"{cfg.model}: model file not found")
+    dist = _Distributed()
+    try:
+        device = _device(cfg.device, dist.local_rank)
+        model, mcfg, meta = load_model(cfg.model, device)
+        model_sha = _sha256(cfg.model)
+        key = run_key(cfg, model_sha)
+        plan = _plan_config(cfg, mcfg.tile_px)
+        mine = jobs[dist.rank::dist.world]
+        todo = [j for j in mine if cfg.fresh or read_part(out_dir, j.name, key) is None]
+        if cfg.fresh:
+            for j in todo:
+                part_path(out_dir, j.name).unlink(missing_ok=True)
+        dist.barrier()  # no rank may see a part another is about to delete
+        show = not cfg.quiet and dist.rank == 0
+        if show and len(todo) < len(mine):
+            log(f"resuming: {len(mine) - len(todo)} of {len(mine)} scenes already finished in {out_dir}")
+        timing = _process(todo, cfg, plan, model, mcfg, device, out_dir, key, show)
+        dist.barrier()
+        if dist.rank != 0:
+            return 0
+        parts = [read_part(out_dir, j.name, key) or _missing(j) for j in jobs]
+        record = {
+            "tool": "vostochny-detector", "version": __version__,
+            "model": {"path": str(cfg.model), "sha256": model_sha, "config": asdict(mcfg), "meta": meta},
+            "config": asdict(cfg), "run_key": key, "world_size": dist.world, "device": str(device),
+            "rank0_timing_s": {**timing, "total": round(time.perf_counter() - t_start, 3)},
+            "scenes": [{k: p.get(k) for k in ("scene", "path", "status", "error", "datetime", "crs", "gsd_m", "work_gsd_m",
+                                              "tiles", "vessels_found", "tankers", "seconds")} for p in parts],
+        }
+        aggregate(out_dir, parts, record)
+        if not cfg.quiet:
+            log(table(parts))
+            log(_summary(parts, out_dir, time.perf_counter() - t_start))
+        return 0 if all(p["status"] == "ok" for p in parts) else 1
+    finally:
+        dist.close()
+
+
+def _missing(job: SceneJob) -> dict:
+    return {"scene": job.name, "path": job.path, "status": "error", "error": "no result (a rank stopped early?)",
+            "vessels": [], "counts": [], "features": []}
+
+
+def _summary(parts: list[dict], out_dir: Path, seconds: float) -> str:
+    ok = [p for p in parts if p["status"] == "ok"]
+    failed = [p for p in parts if p["status"] != "ok"]
+    vessels = sum(len(p["vessels"]) for p in ok)
+    tankers = sum(p.get("tankers", 0) for p in ok)
+    lines = [f"{len(parts)} scenes: {len(ok)} done, {len(failed)} failed; {vessels} vessels, {tankers} tankers; "
+             f"{seconds:.1f} s; outputs in {out_dir}/"]
+    lines += [f"  FAILED {p['scene']}: {p['error']}" for p in failed]
+    no_crs = [p["scene"] for p in ok if not p.get("crs")]
+    if no_crs:
+        lines.append(f"  no CRS, so not in detections.geojson (pixel polygons are in detections.csv): {', '.join(no_crs)}")
+    return "\n".join(lines)
+
+
+@torch.no_grad()
+def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mcfg, device: torch.device,
+             out_dir: Path, key: str, show: bool) -> dict:
+    """Detect vessels in ``todo``, committing each scene's part as soon as its last tile is done."""
+    timing = {"model": 0.0, "finish": 0.0, "read_in_workers": 0.0}
+    if not todo:
+        return timing
+    pending: dict[int, _Pending] = {}
+    jobs = {j.index: j for j in todo}
+    scenes_bar = tqdm(total=len(todo), desc="scenes", unit="scene", disable=not show, position=0)
+    tiles_bar = tqdm(total=0, desc="tiles", unit="tile", disable=not show, position=1)
+    use_amp = cfg.amp and device.type == "cuda"
+
+    def finish(index: int, error: str | None = None) -> None:
+        t0 = time.perf_counter()
+        p = pending.pop(index, None)
+        if error is None and p is not None:
+            result = _scene_result(p, cfg, mcfg, out_dir)
+        else:
+            job = jobs[index]
+            result = {"scene": job.name, "path": job.path, "status": "error", "error": error, "vessels": [], "counts": [], "features": []}
+        write_part(out_dir, {"key": key, **result})
+        scenes_bar.update(1)
+        timing["finish"] += time.perf_counter() - t0
+
+    loader = tile_loader(todo, plan, mcfg.work_gsd_m, cfg.batch_size, cfg.workers, pin_memory=device.type == "cuda")
+    for batch in loader:
+        timing["read_in_workers"] += batch.read_s
+        for h in batch.headers:
+            if h.error is not None:
+                finish(h.job.index, h.error)
+                continue
+            pending[h.job.index] = _Pending(h, [], time.perf_counter())
+            tiles_bar.total += len(h.tiles)
+            tiles_bar.refresh()
+            if not h.tiles:
+                finish(h.job.index)
+        if batch.keys:
+            t0 = time.perf_counter()
+            x = batch.images.to(device, non_blocking=True)
+            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+                out = model(x)
+            dets = decode(out, mcfg.stride, cfg.score_threshold)
+            timing["model"] += time.perf_counter() - t0
+            for (index, tile), d in zip(batch.keys, dets):
+                p = pending.get(index)
+                if p is None:
+                    continue
+                info = p.header.scene.info
+                p.parts.append(tile_to_scene(d, tile, info.width, info.height, 1.0))
+                if len(p.parts) == len(p.header.tiles):
+                    finish(index)
+            tiles_bar.update(len(batch.keys))
+        for index, error in batch.failed:
+            if index in pending:
+                finish(index, error)
+    scenes_bar.close()
+    tiles_bar.close()
+    return {k: round(v, 3) for k, v in timing.items()}
+
+
+def _scene_result(p: _Pending, cfg: InferConfig, mcfg, out_dir: Path) -> dict:
+    """Merge, measure, assign berths, count, draw: one scene's committed result."""
+    h = p.header
+    scene, info = h.scene, h.scene.info
+    dets = merge(p.parts, cfg.nms_iou, h.work_gsd_m)
+    centres = dets.corners.mean(axis=1) if len(dets) else np.zeros((0, 2))
+    if h.area_px is not None and len(dets):
+        # Tiles reach past the area; what lies outside it was not searched whole, so it is dropped.
+        dets = dets.subset(shapely.contains_xy(h.area_px, centres[:, 0], centres[:, 1]))
+        centres = centres[shapely.contains_xy(h.area_px, centres[:, 0], centres[:, 1])]
+    when = info.datetime.isoformat() if info.datetime else ""
+    rows = vessel_rows(h.job.name, dets, info.gsd_x_m, info.gsd_y_m, scene.georef, assign(centres, h.placed), when)
+    features = [geojson_feature(r, scene.georef) for r in rows] if scene.georef is not None else []
+    counts = count_rows(h.job.name, when, rows, [(pb.berth.name, pb.berth.kind) for pb in h.placed], h.valid_share)
+    if cfg.quicklooks:
+        _quicklook(out_dir / "quicklooks" / f"{h.job.name}.png", h, rows, when)
+    return {
+        "scene": h.job.name, "path": h.job.path, "status": "ok", "error": None, "datetime": when, "crs": info.crs,
+        "gsd_m": round(info.gsd_m, 4), "work_gsd_m": h.work_gsd_m, "tiles": len(h.tiles),
+        "vessels_found": len(rows), "tankers": sum(r["vessel_type"] == "tanker" for r in rows),
+        "seconds": round(time.perf_counter() - p.started, 3), "vessels": rows, "counts": counts, "features": features,
+    }
+
+
+def _quicklook(path: Path, h: SceneHeader, rows: list[dict], when: str) -> None:
+    from .quicklook import draw_quicklook
+
+    info = h.scene.info
+    c0, r0, c1, r1 = h.area_px.bounds if h.area_px is not None else (0, 0, info.width, info.height)
+    c0, r0 = max(0, int(c0)), max(0, int(r0))
+    c1, r1 = min(info.width, int(np.ceil(c1))), min(info.height, int(np.ceil(r1)))
+    scale = min(3.0, QUICKLOOK_PX / max(c1 - c0, r1 - r0))  # small areas are enlarged to stay readable
+    shape = (max(1, round((r1 - r0) * scale)), max(1, round((c1 - c0) * scale)))
+    rgb, _ = h.scene.read_box((c0, r0, c1, r1), shape)
+    h.scene.close()
+    tankers = sum(r["vessel_type"] == "tanker" for r in rows)
+    title = (f"{h.job.name}   {when[:16].replace('T', ' ')} UTC   {info.gsd_m:.2f} m/px   "
+             f"{tankers} tankers, {len(rows) - tankers} other vessels")
+    draw_quicklook(path, rgb, (c0, r0), shape[1] / (c1 - c0), info.gsd_m, rows,
+                   [(pb.berth.name, pb.outline_px) for pb in h.placed], title)

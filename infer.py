@@ -1,0 +1,98 @@
+"""Detect and measure vessels in satellite scenes; count tankers per berth; write maps and tables.
+
+    python infer.py                                   # the shipped model on the shipped demo scenes
+    python infer.py scenes/ more/*.tif --out runs/march
+    python infer.py image.png --gsd 0.5 --berths none # a plain image: give its ground sample distance
+    torchrun --nproc_per_node=4 infer.py /data/scenes --out /data/run   # scenes sharded over ranks
+
+Outputs under --out: detections.csv, detections.geojson, counts.csv, quicklooks/<scene>.png,
+run.json and parts/<scene>.json (one per finished scene; a rerun skips those and goes on).
+Exit code 0 when every scene succeeded, 1 when some failed (see run.json), 2 for bad options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from detector.berths import DEFAULT_BERTHS
+from detector.model import ModelError
+from detector.pipeline import DEFAULT_MODEL, DEFAULT_SCENES, InferConfig, InputError, run
+
+
+def _bands(text: str) -> tuple[int, ...]:
+    try:
+        bands = tuple(int(b) for b in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 1-based band numbers like 3,2,1, got {text!r}") from None
+    if len(bands) not in (1, 3) or min(bands) < 1:
+        raise argparse.ArgumentTypeError("give three bands (red,green,blue) or one panchromatic band, 1-based")
+    return bands
+
+
+def _positive(kind):
+    def parse(text: str):
+        value = kind(text)
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return value
+    return parse
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("scenes", nargs="*", default=[str(DEFAULT_SCENES)], metavar="SCENE_OR_DIR_OR_GLOB",
+                   help="scene files, folders of them, or quoted glob patterns (default: the shipped demo scenes)")
+    p.add_argument("--out", default="outputs", help="output folder (default: outputs)")
+    p.add_argument("--model", default=str(DEFAULT_MODEL), help="checkpoint to run (default: the shipped model)")
+    p.add_argument("--gsd", type=_positive(float), default=None, metavar="M",
+                   help="ground metres per pixel, needed for images without a CRS (overrides the CRS when given)")
+    p.add_argument("--bands", type=_bands, default=None, metavar="R,G,B",
+                   help="1-based red,green,blue band numbers (or one panchromatic band) when the file does not say")
+    p.add_argument("--berths", default=str(DEFAULT_BERTHS), metavar="GEOJSON",
+                   help="berth outlines (WGS84 polygons with name, kind); 'none' for no berths. Vessels get the berth "
+                        "holding their centre; scenes the outlines do not touch, and images without a CRS, are searched whole")
+    p.add_argument("--aoi", default="berths", metavar="berths|whole|GEOJSON",
+                   help="where to search: near the berths (default), the whole scene, or the polygons of a GeoJSON file")
+    p.add_argument("--aoi-buffer-m", type=float, default=400.0, metavar="M",
+                   help="with --aoi berths: search this far around the berth outlines, in ground metres (default 400)")
+    p.add_argument("--score-threshold", type=float, default=0.3, help="keep vessels scored at least this (0-1, default 0.3)")
+    p.add_argument("--nms-iou", type=float, default=0.4, help="oriented IoU above which overlapping detections merge (default 0.4)")
+    p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N; torchrun uses cuda:LOCAL_RANK")
+    p.add_argument("--batch-size", type=_positive(int), default=8, help="tiles per model batch (default 8; 64+ on a GPU)")
+    p.add_argument("--workers", type=int, default=1, help="processes reading tiles while the model runs (default 1; 0 = none)")
+    p.add_argument("--threads", type=_positive(int), default=None, help="CPU threads for the model (default: torch's choice)")
+    p.add_argument("--no-amp", action="store_true", help="full precision on CUDA (AMP is on by default there)")
+    p.add_argument("--no-quicklooks", action="store_true", help="skip the PNG pictures (faster for big batch jobs)")
+    p.add_argument("--fresh", action="store_true", help="redo every scene instead of reusing finished ones in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bars or table")
+    return p
+
+
+def config_from_args(args: argparse.Namespace) -> InferConfig:
+    """The run's configuration from parsed arguments (the arguments are not changed)."""
+    if not 0.0 <= args.score_threshold <= 1.0:
+        raise InputError(f"--score-threshold must be within 0-1, got {args.score_threshold}")
+    if not 0.0 < args.nms_iou <= 1.0:
+        raise InputError(f"--nms-iou must be within (0, 1], got {args.nms_iou}")
+    if args.workers < 0:
+        raise InputError(f"--workers must be 0 or more, got {args.workers}")
+    return InferConfig(
+        inputs=tuple(args.scenes), out_dir=args.out, model=args.model, gsd_m=args.gsd, bands=args.bands,
+        berths=None if args.berths.lower() == "none" else args.berths, aoi=args.aoi, aoi_buffer_m=args.aoi_buffer_m,
+        score_threshold=args.score_threshold, nms_iou=args.nms_iou, device=args.device, batch_size=args.batch_size,
+        workers=args.workers, amp=not args.no_amp, quicklooks=not args.no_quicklooks, fresh=args.fresh,
+        threads=args.threads, quiet=args.quiet,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        return run(config_from_args(args))
+    except (InputError, ModelError) as exc:
+        print(f"infer.py: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(get_args_parser().parse_args()))
