@@ -211,7 +211,6 @@ class Scene:
         is unobserved, not empty. Clouds are not masks and are not seen here.
         """
         from rasterio.features import geometry_mask
-        from rasterio.transform import from_bounds
 
         col0, row0, col1, row1 = area_px.bounds
         col0, row0 = max(0, math.floor(col0)), max(0, math.floor(row0))
@@ -222,7 +221,7 @@ class Scene:
         shape = (max(1, round((row1 - row0) * scale)), max(1, round((col1 - col0) * scale)))
         _, valid = self._read_raw(Window(col0, row0, col1 - col0, row1 - row0), shape)
         # Pixel-space transform of the decimated window, so the polygon rasterises in place.
-        transform = from_bounds(col0, row1, col1, row0, shape[1], shape[0])
+        transform = Affine((col1 - col0) / shape[1], 0, col0, 0, (row1 - row0) / shape[0], row0)
         inside = geometry_mask([area_px], shape, transform, invert=True, all_touched=True)
         return float((valid & inside).sum() / inside.sum()) if inside.any() else 0.0
 
