@@ -59,7 +59,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--score-threshold", type=float, default=0.3, help="keep vessels scored at least this (0-1, default 0.3)")
     p.add_argument("--nms-iou", type=float, default=0.4, help="oriented IoU above which overlapping detections merge (default 0.4)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N; torchrun uses cuda:LOCAL_RANK")
-    p.add_argument("--batch-size", type=_positive(int), default=8, help="tiles per model batch (default 8; 64+ on a GPU)")
+    p.add_argument("--tile-px", type=_positive(int), default=2048,
+                   help="model tile side in working pixels, a multiple of 16 (default 2048; a smaller scene is one tile)")
+    p.add_argument("--batch-size", type=_positive(int), default=None,
+                   help="tiles per model batch (default 2 on CPU, 16 on CUDA; memory grows with batch x tile^2)")
     p.add_argument("--workers", type=int, default=1, help="processes reading tiles while the model runs (default 1; 0 = none)")
     p.add_argument("--threads", type=_positive(int), default=None, help="CPU threads for the model (default: torch's choice)")
     p.add_argument("--no-amp", action="store_true", help="full precision on CUDA (AMP is on by default there)")
@@ -80,7 +83,7 @@ def config_from_args(args: argparse.Namespace) -> InferConfig:
     return InferConfig(
         inputs=tuple(args.scenes), out_dir=args.out, model=args.model, gsd_m=args.gsd, bands=args.bands,
         berths=None if args.berths.lower() == "none" else args.berths, aoi=args.aoi, aoi_buffer_m=args.aoi_buffer_m,
-        score_threshold=args.score_threshold, nms_iou=args.nms_iou, device=args.device, batch_size=args.batch_size,
+        score_threshold=args.score_threshold, nms_iou=args.nms_iou, device=args.device, tile_px=args.tile_px, batch_size=args.batch_size,
         workers=args.workers, amp=not args.no_amp, quicklooks=not args.no_quicklooks, fresh=args.fresh,
         threads=args.threads, quiet=args.quiet,
     )

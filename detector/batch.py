@@ -21,6 +21,9 @@ from .errors import SceneError
 from .scene import Scene
 from .tiles import DEFAULT_OVERLAP_M, Tile
 
+# The network's coarsest feature map is 1/16 of its input: inputs are padded to a multiple of it.
+PAD_MULTIPLE_PX = 16
+
 
 @dataclass(frozen=True)
 class SceneJob:
@@ -61,7 +64,11 @@ class SceneHeader:
 
 @dataclass
 class TileBatch:
-    """Images (n, 3, tile_px, tile_px) with (scene index, tile) keys, new headers, and failures."""
+    """Images (n, 3, rows, cols) with (scene index, tile) keys, new headers, and failures.
+
+    Tiles of one batch share their padded size: full tiles are ``tile_px`` square, a scene
+    smaller than a tile is one tile of its own size (padded to a multiple of 16 px).
+    """
 
     images: torch.Tensor
     keys: list[tuple[int, Tile]]
@@ -93,8 +100,12 @@ def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
         return SceneHeader(job, None, scene, work, tiles, placed, area, shares)
     except SceneError as exc:
         return SceneHeader(job, str(exc))
-    except ValueError as exc:  # tile arithmetic refusing the scene's geometry
-        return SceneHeader(job, f"{job.path}: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one scene's surprise must not stop a batch job
+        return SceneHeader(job, _unexpected(job, exc))
+
+
+def _unexpected(job: SceneJob, exc: Exception) -> str:
+    return f"{job.path}: {type(exc).__name__}: {exc}"
 
 
 class TileStream(IterableDataset):
@@ -127,13 +138,18 @@ class TileStream(IterableDataset):
             try:
                 for tile in header.tiles:
                     t0 = time.perf_counter()
-                    images.append(scene.read_tile(tile, tile_px)[0])
+                    image = scene.read_tile(tile, tile_px, PAD_MULTIPLE_PX)[0]
                     read_s += time.perf_counter() - t0
+                    if images and image.shape != images[0].shape:
+                        yield flush()  # tensors of one batch must share a size
+                    images.append(image)
                     keys.append((job.index, tile))
                     if len(images) == self.batch_size:
                         yield flush()
             except SceneError as exc:
                 failed.append((job.index, str(exc)))
+            except Exception as exc:  # noqa: BLE001 - recorded in run.json, the run goes on
+                failed.append((job.index, _unexpected(job, exc)))
             finally:
                 scene.close()
         if images or headers or failed:

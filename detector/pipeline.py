@@ -57,7 +57,8 @@ class InferConfig:
     score_threshold: float = 0.3
     nms_iou: float = 0.4
     device: str = "auto"
-    batch_size: int = 8
+    tile_px: int = 2048  # model tile side at the working GSD; a smaller scene is one tile of its own size
+    batch_size: int | None = None  # tiles per batch; None: 2 on CPU, 16 on CUDA
     workers: int = 1
     amp: bool = True
     quicklooks: bool = True
@@ -155,6 +156,8 @@ def _plan_config(cfg: InferConfig, tile_px: int) -> PlanConfig:
         area = load_area(cfg.aoi) if cfg.aoi not in ("berths", "whole") else None
     except BerthError as exc:
         raise InputError(str(exc)) from None
+    if tile_px % 16:
+        raise InputError(f"--tile-px must be a multiple of 16, got {tile_px}")
     return PlanConfig(tile_px=tile_px, gsd_m=cfg.gsd_m, bands=cfg.bands, berths=berths,
                       area_mode=cfg.aoi if area is None else "aoi", area_lonlat=area, area_buffer_m=cfg.aoi_buffer_m)
 
@@ -178,7 +181,9 @@ def run(cfg: InferConfig, log=print) -> int:
         model, mcfg, meta = load_model(cfg.model, device)
         model_sha = _sha256(cfg.model)
         key = run_key(cfg, model_sha)
-        plan = _plan_config(cfg, mcfg.tile_px)
+        plan = _plan_config(cfg, cfg.tile_px)
+        # NHWC is what oneDNN (CPU) and tensor cores (CUDA) run fastest: 1.46x on two CPU cores here.
+        model = model.to(memory_format=torch.channels_last)
         mine = jobs[dist.rank::dist.world]
         todo = [j for j in mine if cfg.fresh or read_part(out_dir, j.name, key) is None]
         if cfg.fresh:
@@ -254,7 +259,8 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
         scenes_bar.update(1)
         timing["finish"] += time.perf_counter() - t0
 
-    loader = tile_loader(todo, plan, mcfg.work_gsd_m, cfg.batch_size, cfg.workers, pin_memory=device.type == "cuda")
+    batch_size = cfg.batch_size or (16 if device.type == "cuda" else 2)
+    loader = tile_loader(todo, plan, mcfg.work_gsd_m, batch_size, cfg.workers, pin_memory=device.type == "cuda")
     for batch in loader:
         timing["read_in_workers"] += batch.read_s
         for h in batch.headers:
@@ -268,7 +274,7 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
                 finish(h.job.index)
         if batch.keys:
             t0 = time.perf_counter()
-            x = batch.images.to(device, non_blocking=True)
+            x = batch.images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
                 out = model(x)
             dets = decode(out, mcfg.stride, cfg.score_threshold)

@@ -80,4 +80,5 @@ def draw_quicklook(path: str | os.PathLike, rgb: np.ndarray, origin_px: tuple[fl
     ax.legend(handles=handles, loc="upper right", fontsize=7, facecolor="black", labelcolor="white", framealpha=0.6)
     fig.text(0.01, 1 - 0.25 / fig.get_figheight(), title, fontsize=9, va="center")
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi)
+        # zlib level 1: files a fifth larger, written several times faster than at the default 6.
+        fig.savefig(tmp, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})

@@ -193,13 +193,22 @@ class Scene:
         col0, row0, col1, row1 = bounds_px
         return self.read(Window(col0, row0, col1 - col0, row1 - row0), out_shape)
 
-    def read_tile(self, tile: Tile, tile_px: int) -> tuple[np.ndarray, np.ndarray]:
-        """Read a tile at the working GSD, padded to ``tile_px`` square with invalid pixels."""
+    def read_tile(self, tile: Tile, tile_px: int, pad_multiple: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Read a tile at the working GSD, padded with invalid pixels.
+
+        Padded to ``tile_px`` square by default (training batches), or, with ``pad_multiple``,
+        only up to the next multiple of it on each side (inference: a scene smaller than a tile
+        costs the model its own size, not a whole tile).
+        """
         rgb, valid = self.read(Window(tile.col_off, tile.row_off, tile.width, tile.height), (tile.out_height, tile.out_width))
-        if rgb.shape[1:] == (tile_px, tile_px):
+        if pad_multiple:
+            rows, cols = (-(-n // pad_multiple) * pad_multiple for n in rgb.shape[1:])
+        else:
+            rows = cols = tile_px
+        if rgb.shape[1:] == (rows, cols):
             return rgb, valid
-        out = np.zeros((3, tile_px, tile_px), np.float32)
-        out_valid = np.zeros((tile_px, tile_px), bool)
+        out = np.zeros((3, rows, cols), np.float32)
+        out_valid = np.zeros((rows, cols), bool)
         out[:, : tile.out_height, : tile.out_width] = rgb
         out_valid[: tile.out_height, : tile.out_width] = valid
         return out, out_valid

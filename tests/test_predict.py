@@ -6,13 +6,14 @@ import numpy as np
 import torch
 
 from detector.model import TileDetections
-from detector.predict import _tile_to_scene
+from detector.predict import tile_to_scene
 from detector.tiles import Tile
 
 
 def _dets(obb):
     obb = torch.tensor(obb, dtype=torch.float32)
-    return TileDetections(obb, torch.full((len(obb),), 0.9), torch.full((len(obb),), 0.8))
+    n = len(obb)
+    return TileDetections(obb, torch.full((n,), 0.9), torch.full((n,), 0.8), torch.full((n,), 0.7))
 
 
 def test_hull_at_an_inner_edge_is_dropped_at_a_scene_edge_kept():
@@ -21,7 +22,8 @@ def test_hull_at_an_inner_edge_is_dropped_at_a_scene_edge_kept():
     obb = [[50, 50, 20, 4, 0.0],   # well inside
            [2, 50, 20, 4, 0.0],    # cut by the left edge, which is inside a 1000 px scene
            [50, 1, 20, 4, 0.0]]    # cut by the top edge, which is the scene's own edge
-    corners, score, p = _tile_to_scene(_dets(obb), tile, scene_w=1000, scene_h=1000, margin_px=1.0)
+    dets = tile_to_scene(_dets(obb), tile, scene_w=1000, scene_h=1000, margin_px=1.0)
+    corners = dets.corners
     assert len(corners) == 2
     centres = corners.mean(axis=1)
     assert np.allclose(centres[0], [300, 100]) and np.allclose(centres[1], [300, 2])
