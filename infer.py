@@ -62,7 +62,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--tile-px", type=_positive(int), default=2048,
                    help="model tile side in working pixels, a multiple of 16 (default 2048; a smaller scene is one tile)")
     p.add_argument("--batch-size", type=_positive(int), default=None,
-                   help="tiles per model batch (default 2 on CPU, 16 on CUDA; memory grows with batch x tile^2)")
+                   help="tiles per model batch (default 1 on CPU, 16 on CUDA; memory grows with batch x tile^2)")
     p.add_argument("--workers", type=int, default=1, help="processes reading tiles while the model runs (default 1; 0 = none)")
     p.add_argument("--threads", type=_positive(int), default=None, help="CPU threads for the model (default: torch's choice)")
     p.add_argument("--no-amp", action="store_true", help="full precision on CUDA (AMP is on by default there)")

@@ -161,6 +161,31 @@ def decode(out: dict[str, torch.Tensor], stride: int, score_threshold: float = 0
 # --- checkpoints ----------------------------------------------------------------------------
 
 
+def fuse_for_inference(model: nn.Module) -> nn.Module:
+    """Fold every BatchNorm that directly follows a convolution into it (eval mode only).
+
+    Same outputs to float rounding, one activation map less per layer: on a 2048 px CPU tile
+    that is about 270 MB less at the stem alone. Modifies ``model`` in place and returns it.
+    """
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    if model.training:
+        raise ValueError("fuse only a model in eval mode (BatchNorm must use its running statistics)")
+    for module in list(model.modules()):
+        if isinstance(module, nn.Sequential):
+            items = list(module)
+            for i in range(len(items) - 1):
+                if isinstance(items[i], nn.Conv2d) and isinstance(items[i + 1], nn.BatchNorm2d):
+                    module[i] = fuse_conv_bn_eval(items[i], items[i + 1])
+                    module[i + 1] = nn.Identity()
+        for k in (1, 2, 3):  # torchvision ResNet blocks: conv1/bn1, conv2/bn2, conv3/bn3
+            conv, bn = getattr(module, f"conv{k}", None), getattr(module, f"bn{k}", None)
+            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+                setattr(module, f"conv{k}", fuse_conv_bn_eval(conv, bn))
+                setattr(module, f"bn{k}", nn.Identity())
+    return model
+
+
 def build(cfg: ModelConfig) -> OrientedDetector:
     """A freshly initialised network (no pretrained weights: nothing is downloaded)."""
     return OrientedDetector(cfg)

@@ -19,7 +19,7 @@ import shapely
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
-from rasterio.enums import Resampling
+from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
@@ -164,13 +164,34 @@ class Scene:
         shape = (len(idx), *out_shape)
         try:
             data = ds.read(idx, window=window, out_shape=shape, resampling=resampling)
-            masks = ds.read_masks(idx, window=window, out_shape=shape, resampling=Resampling.nearest)
+            valid = self._validity(ds, idx, data, window, out_shape)
         except RasterioError as exc:
             raise SceneError(self.path, f"cannot read pixels, the file may be truncated or corrupt ({_gdal_reason(exc)})") from None
-        valid = np.all(masks > 0, axis=0)
         if data.dtype.kind == "f":
             valid &= np.all(np.isfinite(data), axis=0)
         return data, valid
+
+    @staticmethod
+    def _validity(ds, idx: list[int], data: np.ndarray, window: Window, out_shape: tuple[int, int]) -> np.ndarray:
+        """Valid pixels of a read: from the data itself when the only mask is a nodata value.
+
+        Reading GDAL's masks instead would read every band's pixels a second time (a nodata mask
+        is computed from them). GDAL's resampling skips nodata pixels, so a resampled pixel
+        equals nodata only where all its sources were nodata.
+        """
+        flags = [ds.mask_flag_enums[i - 1] for i in idx]
+        if all(f == [MaskFlags.all_valid] for f in flags):
+            return np.ones(out_shape, bool)
+        nodata = [ds.nodatavals[i - 1] for i in idx]
+        if all(f == [MaskFlags.nodata] for f in flags) and all(v is not None for v in nodata):
+            valid = np.ones(out_shape, bool)
+            for band, value in zip(data, nodata):
+                valid &= ~np.isnan(band) if np.isnan(value) else band != value
+            return valid
+        if all(MaskFlags.per_dataset in f for f in flags):  # one mask for all bands: read it once
+            return ds.read_masks(idx[0], window=window, out_shape=out_shape, resampling=Resampling.nearest) > 0
+        masks = ds.read_masks(idx, window=window, out_shape=(len(idx), *out_shape), resampling=Resampling.nearest)
+        return np.all(masks > 0, axis=0)
 
     def read(self, window: Window, out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Read ``window`` (scene pixels) resampled to ``out_shape`` = (rows, cols).
