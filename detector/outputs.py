@@ -88,20 +88,21 @@ def aggregate(out_dir: Path, parts: list[dict], run_record: dict) -> None:
 
 
 def table(parts: list[dict]) -> str:
-    """The printed summary: one line per scene and berth (failed scenes say why)."""
-    head = ("scene", "date", "berth", "tankers", "others", "hull classes (tankers)")
+    """The printed summary: one line per scene and berth, the scene named once (failures say why)."""
+    head = ("scene", "date (UTC)", "berth", "tankers", "others", "hull classes (tankers)")
     lines = [head]
     for p in parts:
         if p["status"] != "ok":
-            lines.append((p["scene"], "", "FAILED", "", "", p.get("error", "")[:80]))
+            lines.append((p["scene"], "", "FAILED", "", "", (p.get("error") or "")[:100]))
             continue
-        for c in p["counts"]:
-            lines.append((c["scene"], (c["datetime"] or "")[:16].replace("T", " "), c["berth"] or "(outside berths)",
-                          str(c["tankers"]), str(c["other_vessels"]), c["hull_classes"]))
+        for k, c in enumerate(p["counts"]):
+            scene, date = (c["scene"], (c["datetime"] or "")[:16].replace("T", " ")) if k == 0 else ("", "")
+            lines.append((scene, date, c["berth"] or "(outside berths)", str(c["tankers"]), str(c["other_vessels"]),
+                          c["hull_classes"]))
     widths = [max(len(r[i]) for r in lines) for i in range(len(head) - 1)]
     text = ["  ".join(r[i].ljust(widths[i]) for i in range(len(head) - 1)) + "  " + r[-1] for r in lines]
     text.insert(1, "-" * len(text[0]))
-    return "\n".join(text)
+    return "\n".join(line.rstrip() for line in text)
 
 
 def is_output_path(out_dir: Path, path: str | os.PathLike) -> bool:

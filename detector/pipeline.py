@@ -332,7 +332,8 @@ def _quicklook(path: Path, h: SceneHeader, rows: list[dict], when: str) -> None:
     rgb, _ = h.scene.read_box((c0, r0, c1, r1), shape)
     h.scene.close()
     tankers = sum(r["vessel_type"] == "tanker" for r in rows)
+    others = len(rows) - tankers
     title = (f"{h.job.name}   {when[:16].replace('T', ' ')} UTC   {info.gsd_m:.2f} m/px   "
-             f"{tankers} tankers, {len(rows) - tankers} other vessels")
+             f"{tankers} tanker{'s' * (tankers != 1)}, {others} other vessel{'s' * (others != 1)}")
     draw_quicklook(path, rgb, (c0, r0), shape[1] / (c1 - c0), info.gsd_m, rows,
                    [(pb.berth.name, pb.outline_px) for pb in h.placed], title)

@@ -59,7 +59,10 @@ def draw_quicklook(path: str | os.PathLike, rgb: np.ndarray, origin_px: tuple[fl
         for poly in getattr(outline, "geoms", [outline]):
             xy = to_pic(np.asarray(poly.exterior.coords))
             ax.plot(xy[:, 0], xy[:, 1], ls="--", lw=1.0, color=BERTH, alpha=0.8)
-            ax.text(xy[:, 0].min(), xy[:, 1].min() - 3, name, color=BERTH, fontsize=7, va="bottom")
+            # Inside the outline's top-left corner, clamped into the picture, so it is never cut off.
+            x = min(max(xy[:, 0].min(), 0) + 3, width - 60)
+            y = min(max(xy[:, 1].min(), 0) + 3, height - 12)
+            ax.text(x, y, name, color=BERTH, fontsize=7, va="top")
     for v in vessels:
         corners = to_pic(np.array([float(v[c]) for c in POLYGON_COLUMNS]).reshape(4, 2))
         colour = TANKER if v["vessel_type"] == "tanker" else OTHER
