@@ -29,7 +29,7 @@ from .berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
 from .measure import geojson_feature, vessel_rows
 from .model import decode, fuse_for_inference, load_model
 from .outputs import aggregate, count_rows, is_output_path, part_path, read_part, table, write_part
-from .predict import SceneDetections, merge, tile_to_scene
+from .predict import EDGE_MARGIN_PX, SceneDetections, merge, tile_to_scene
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SCENES = REPO / "scenes"
@@ -185,7 +185,8 @@ def run(cfg: InferConfig, log=print) -> int:
         # NHWC is what oneDNN (CPU) and tensor cores (CUDA) run fastest: 1.46x on two CPU cores here.
         model = fuse_for_inference(model).to(memory_format=torch.channels_last)
         mine = jobs[dist.rank::dist.world]
-        todo = [j for j in mine if cfg.fresh or read_part(out_dir, j.name, key) is None]
+        # A failed scene is tried again on a rerun (its file may have been fixed); a finished one is kept.
+        todo = [j for j in mine if cfg.fresh or (read_part(out_dir, j.name, key) or {}).get("status") != "ok"]
         if cfg.fresh:
             for j in todo:
                 part_path(out_dir, j.name).unlink(missing_ok=True)
@@ -251,8 +252,11 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
         t0 = time.perf_counter()
         p = pending.pop(index, None)
         if error is None and p is not None:
-            result = _scene_result(p, cfg, mcfg, out_dir)
-        else:
+            try:
+                result = _scene_result(p, cfg, out_dir)
+            except Exception as exc:  # noqa: BLE001 - recorded in run.json; the other scenes go on
+                error = f"{p.header.job.path}: {type(exc).__name__}: {exc}"
+        if error is not None or p is None:
             job = jobs[index]
             result = {"scene": job.name, "path": job.path, "status": "error", "error": error, "vessels": [], "counts": [], "features": []}
         write_part(out_dir, {"key": key, **result})
@@ -284,19 +288,21 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
                 if p is None:
                     continue
                 info = p.header.scene.info
-                p.parts.append(tile_to_scene(d, tile, info.width, info.height, 1.0))
+                p.parts.append(tile_to_scene(d, tile, info.width, info.height, EDGE_MARGIN_PX))
                 if len(p.parts) == len(p.header.tiles):
                     finish(index)
             tiles_bar.update(len(batch.keys))
         for index, error in batch.failed:
             if index in pending:
                 finish(index, error)
+    for index in list(pending):  # a reader stopped short of a scene's last tile: say so, lose nothing silently
+        finish(index, f"{jobs[index].path}: only {len(pending[index].parts)} of {len(pending[index].header.tiles)} tiles were read")
     scenes_bar.close()
     tiles_bar.close()
     return {k: round(v, 3) for k, v in timing.items()}
 
 
-def _scene_result(p: _Pending, cfg: InferConfig, mcfg, out_dir: Path) -> dict:
+def _scene_result(p: _Pending, cfg: InferConfig, out_dir: Path) -> dict:
     """Merge, measure, assign berths, count, draw: one scene's committed result."""
     h = p.header
     scene, info = h.scene, h.scene.info

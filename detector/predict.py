@@ -19,6 +19,9 @@ from .scene import Scene
 from .tiles import DEFAULT_OVERLAP_M, Tile
 
 
+EDGE_MARGIN_PX = 1.0  # a hull within this many working pixels of an inner tile edge is cut by it
+
+
 @dataclass(frozen=True)
 class PredictConfig:
     """Inference settings: ``score_threshold`` on vessel confidence, ``nms_iou`` for merging."""
@@ -27,7 +30,7 @@ class PredictConfig:
     nms_iou: float = 0.4
     batch_size: int = 8
     overlap_m: float = DEFAULT_OVERLAP_M
-    edge_margin_px: float = 1.0
+    edge_margin_px: float = EDGE_MARGIN_PX
     amp: bool = True  # CUDA only
 
 

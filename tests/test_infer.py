@@ -180,6 +180,13 @@ def test_a_corrupt_and_an_empty_scene_are_recorded_and_the_others_finish(port, t
     found = {d["scene"] for d in read_csv(out / "detections.csv")}
     assert found == {t.stem for t in good}
 
+    # The user replaces the damaged file: a rerun redoes only the failed scenes, and all succeed.
+    shutil.copy(good[0], scenes / "truncated.tif")
+    (scenes / "empty.tif").unlink()
+    assert _infer([str(scenes), "--out", str(out), *_args(port)]) == 0
+    record = {s["scene"]: s for s in json.loads((out / "run.json").read_text())["scenes"]}
+    assert set(record) == {t.stem for t in good} | {"truncated"} and all(s["status"] == "ok" for s in record.values())
+
 
 def test_two_process_torchrun_equals_one_process(port, single_run, tmp_path):
     out = tmp_path / "ddp"
