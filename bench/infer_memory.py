@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -97,6 +98,8 @@ def main() -> int:
             peak_others = max(peak_others, sum(v for k, v in rss.items() if k != proc.pid))
             time.sleep(0.1)
         wall = time.perf_counter() - t0
+        # ru_maxrss (KiB on Linux): peak RSS of the largest process among the waited-for descendants.
+        max_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         if proc.returncode != 0:
             print(f"infer.py failed with exit code {proc.returncode}")
             return 1
@@ -107,7 +110,8 @@ def main() -> int:
     print("|---|---|---|---|---|---|")
     print(f"| {args.size} x {args.size} px at {GSD_M} m ({mpx:.0f} Mpx) | {s['tiles']} | {s['vessels_found']} | {wall:.0f} | "
           f"{mpx / wall:.1f} | {peak / 1e9:.2f} |")
-    print(f"peaks apart (GB): infer.py {peak_main / 1e9:.2f}, its reader workers {peak_others / 1e9:.2f}")
+    print(f"peaks apart (GB): infer.py {peak_main / 1e9:.2f}, its reader workers {peak_others / 1e9:.2f} (PSS); "
+          f"peak RSS of the largest process {max_rss / 1e9:.2f}")
     print(f"rank-0 split (s): {record['rank0_timing_s']}")
     extra = " --extra " + " ".join(args.extra) if args.extra else ""
     print(f"\nreproduce: python bench/infer_memory.py --size {args.size} --threads {args.threads}{extra}")
