@@ -59,7 +59,7 @@ class SceneHeader:
     tiles: list[Tile] = field(default_factory=list)
     placed: list[PlacedBerth] = field(default_factory=list)
     area_px: object = None  # shapely geometry in scene pixels, None = the whole scene
-    valid_share: dict[str, float] = field(default_factory=dict)
+    shares: dict[str, tuple[float, float]] = field(default_factory=dict)  # berth -> (valid, clear) share
 
 
 @dataclass
@@ -95,7 +95,7 @@ def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
         elif cfg.area_mode == "aoi" and scene.georef is not None:  # no CRS: cannot place it, search whole
             area = scene.aoi_to_pixels(cfg.area_lonlat)
         tiles = scene.tiles(work, cfg.tile_px, cfg.overlap_m, area)
-        shares = {pb.berth.name: round(scene.valid_share(pb.outline_px), 4) for pb in placed}
+        shares = {pb.berth.name: tuple(round(v, 4) for v in scene.area_shares(pb.outline_px)) for pb in placed}
         scene.close()
         return SceneHeader(job, None, scene, work, tiles, placed, area, shares)
     except SceneError as exc:

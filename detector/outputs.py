@@ -19,7 +19,8 @@ from .records import DETECTION_COLUMNS, write_csv
 PART_FORMAT = "vostochny-scene-result/1"
 EXTRA_COLUMNS = ["p_tanker", "bow_confidence", "work_gsd_m"]
 OUTPUT_COLUMNS = DETECTION_COLUMNS + EXTRA_COLUMNS
-COUNT_COLUMNS = ["scene", "datetime", "berth", "berth_kind", "tankers", "other_vessels", "hull_classes", "valid_share"]
+COUNT_COLUMNS = ["scene", "datetime", "berth", "berth_kind", "tankers", "other_vessels", "hull_classes", "valid_share",
+                 "clear_share"]
 
 
 def part_path(out_dir: Path, scene_name: str) -> Path:
@@ -44,7 +45,7 @@ def read_part(out_dir: Path, scene_name: str, key: str) -> dict | None:
 
 
 def count_rows(scene_name: str, when_iso: str, vessels: list[dict], berths: list[tuple[str, str]],
-               valid_share: dict[str, float]) -> list[dict]:
+               shares: dict[str, tuple[float, float]]) -> list[dict]:
     """Tankers and other vessels per berth of one scene; berth "" holds vessels outside every berth.
 
     Every berth the scene shows gets a row, also an empty one (an empty berth is a fact). The
@@ -65,7 +66,8 @@ def count_rows(scene_name: str, when_iso: str, vessels: list[dict], berths: list
             "scene": scene_name, "datetime": when_iso, "berth": name, "berth_kind": kinds.get(name, ""),
             "tankers": len(tankers), "other_vessels": len(here) - len(tankers),
             "hull_classes": " ".join(f"{k}:{n}" for k, n in classes.items()),
-            "valid_share": valid_share.get(name, ""),
+            "valid_share": shares[name][0] if name in shares else "",
+            "clear_share": shares[name][1] if name in shares else "",
         })
     return rows
 

@@ -315,7 +315,7 @@ def _scene_result(p: _Pending, cfg: InferConfig, out_dir: Path) -> dict:
     when = info.datetime.isoformat() if info.datetime else ""
     rows = vessel_rows(h.job.name, dets, info.gsd_x_m, info.gsd_y_m, scene.georef, assign(centres, h.placed), when)
     features = [geojson_feature(r, scene.georef) for r in rows] if scene.georef is not None else []
-    counts = count_rows(h.job.name, when, rows, [(pb.berth.name, pb.berth.kind) for pb in h.placed], h.valid_share)
+    counts = count_rows(h.job.name, when, rows, [(pb.berth.name, pb.berth.kind) for pb in h.placed], h.shares)
     if cfg.quicklooks:
         _quicklook(out_dir / "quicklooks" / f"{h.job.name}.png", h, rows, when)
     return {

@@ -36,6 +36,9 @@ PREVIEW_PX = 1024  # longest side of the decimated read the stretch is computed 
 # read band by band through a GDAL cache smaller than the window decompresses each block once
 # per band (a 12,000 px square read to 1,200 px took 3.4 s whole, 1.4 s in strips).
 STRIP_BYTES = 24 << 20
+# File values at or above which a pixel in every band counts as cloud-white (see area_shares):
+# 8-bit visual products saturate under cloud; 16-bit integers are taken as reflectance x 10,000.
+CLOUD_LEVEL = {"uint8": 200, "uint16": 3000, "int16": 3000, "uint32": 3000, "int32": 3000, "float32": 0.3, "float64": 0.3}
 
 
 @dataclass(frozen=True)
@@ -250,10 +253,17 @@ class Scene:
         return out, out_valid
 
     def valid_share(self, area_px, max_px: int = 256) -> float:
-        """Share (0-1) of ``area_px`` (scene-pixel geometry) covered by valid, non-nodata pixels.
+        """Share (0-1) of ``area_px`` (scene-pixel geometry) covered by valid, non-nodata pixels."""
+        return self.area_shares(area_px, max_px)[0]
 
-        Read from the masks at most ``max_px`` on a side: a berth hidden by a nodata swath edge
-        is unobserved, not empty. Clouds are not masks and are not seen here.
+    def area_shares(self, area_px, max_px: int = 256) -> tuple[float, float]:
+        """Shares (0-1) of ``area_px`` that are valid, and valid and not cloud-white.
+
+        Read at most ``max_px`` on a side. A berth in a nodata swath or under cloud is
+        unobserved, not empty. Cloud-white means every selected band at or above
+        ``CLOUD_LEVEL`` of the data's full scale: clouds saturate 8-bit visual products and pass
+        0.3 reflectance; berths are water, far darker. A crude test, not a cloud mask: thin
+        haze passes as clear.
         """
         from rasterio.features import geometry_mask
 
@@ -261,14 +271,19 @@ class Scene:
         col0, row0 = max(0, math.floor(col0)), max(0, math.floor(row0))
         col1, row1 = min(self.info.width, math.ceil(col1)), min(self.info.height, math.ceil(row1))
         if col1 <= col0 or row1 <= row0:
-            return 0.0
+            return 0.0, 0.0
         scale = min(1.0, max_px / max(col1 - col0, row1 - row0))
         shape = (max(1, round((row1 - row0) * scale)), max(1, round((col1 - col0) * scale)))
-        _, valid = self._read_raw(Window(col0, row0, col1 - col0, row1 - row0), shape)
+        data, valid = self._read_raw(Window(col0, row0, col1 - col0, row1 - row0), shape)
+        level = CLOUD_LEVEL.get(self.info.dtype, CLOUD_LEVEL["float32"])
+        cloud = np.all(data >= level, axis=0)
         # Pixel-space transform of the decimated window, so the polygon rasterises in place.
         transform = Affine((col1 - col0) / shape[1], 0, col0, 0, (row1 - row0) / shape[0], row0)
         inside = geometry_mask([area_px], shape, transform, invert=True, all_touched=True)
-        return float((valid & inside).sum() / inside.sum()) if inside.any() else 0.0
+        if not inside.any():
+            return 0.0, 0.0
+        n = inside.sum()
+        return float((valid & inside).sum() / n), float((valid & ~cloud & inside).sum() / n)
 
     def preview(self, max_px: int = PREVIEW_PX) -> tuple[np.ndarray, np.ndarray]:
         """The whole scene decimated so its longest side is at most ``max_px``, stretched."""

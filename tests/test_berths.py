@@ -79,3 +79,13 @@ def test_valid_share_sees_a_nodata_swath(make_geotiff):
         assert scene.valid_share(shapely.box(50, 10, 90, 90)) == 1.0
         assert abs(scene.valid_share(shapely.box(0, 0, 60, 100)) - 0.5) < 0.03
         assert scene.valid_share(shapely.box(0, 0, 20, 100)) == 0.0
+
+
+def test_clear_share_sees_a_white_cloud_over_water(make_geotiff):
+    data = np.full((3, 100, 100), 40, np.uint8)  # dark water
+    data[:, :50, :] = 250  # a saturated cloud over the top half
+    data[0, 60:70, 60:70] = 250  # a red roof: bright in one band only, not a cloud
+    with Scene(make_geotiff(dtype="uint8", width=100, height=100, nodata=0, data=data)) as scene:
+        valid, clear = scene.area_shares(shapely.box(0, 0, 100, 100))
+        assert valid == 1.0 and abs(clear - 0.5) < 0.03
+        assert scene.area_shares(shapely.box(0, 55, 100, 100)) == (1.0, 1.0)

@@ -90,7 +90,7 @@ def test_counts_per_berth_match_the_truth(port, single_run):
         if c["berth"]:
             assert int(c["tankers"]) == truth[(c["scene"], c["berth"], "tanker")], c
             assert int(c["other_vessels"]) == truth[(c["scene"], c["berth"], "other")], c
-            assert float(c["valid_share"]) == 1.0  # clear scenes without nodata
+            assert float(c["valid_share"]) == float(c["clear_share"]) == 1.0  # clear scenes without nodata
             seen.add((c["scene"], c["berth"]))
     # Every occupied berth of the truth has its row; empty berths the scene shows have one too.
     assert {(s, b) for s, b, _ in truth} <= seen
