@@ -119,3 +119,27 @@ def search_area_px(placed: list[PlacedBerth], buffer_px: float, width: int, heig
 def load_area(path: str | os.PathLike) -> shapely.Geometry:
     """An area of interest: the union of the polygons of a GeoJSON file (WGS84 lon/lat)."""
     return shapely.union_all([b.outline_lonlat for b in load_berths(path)])
+
+
+def along_m(berth: Berth, lon, lat) -> np.ndarray:
+    """Position of points along the berth's long axis, in ground metres from one end.
+
+    Local metres around the outline's centre (ellipsoidal metres per degree): exact enough over
+    a berth. Used to tell two hulls of one berth apart and to follow one hull across scenes.
+    """
+    from .georef import metres_per_degree
+
+    centre = berth.outline_lonlat.centroid
+    m_lon, m_lat = metres_per_degree(centre.y)
+
+    def local(x, y):
+        return (np.asarray(x, float) - centre.x) * m_lon, (np.asarray(y, float) - centre.y) * m_lat
+
+    rect = np.asarray(berth.outline_lonlat.minimum_rotated_rectangle.exterior.coords)[:4]
+    ex, ey = local(rect[:, 0], rect[:, 1])
+    sides = [(ex[(k + 1) % 4] - ex[k], ey[(k + 1) % 4] - ey[k]) for k in range(2)]
+    dx, dy = max(sides, key=lambda s: s[0] ** 2 + s[1] ** 2)
+    norm = float(np.hypot(dx, dy)) or 1.0
+    px, py = local(lon, lat)
+    along = ((px - ex[0]) * dx + (py - ey[0]) * dy) / norm
+    return along

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from .hulls import CLASSES_FILE, HullClass, load_classes
 
 
@@ -65,16 +67,18 @@ def barrels_per_tonne(product: str | None = None, path: Path = CLASSES_FILE) -> 
     return float(products[name]["barrels_per_tonne"])
 
 
-def dwt_for_length(length_m: float, classes: tuple[HullClass, ...] | None = None) -> float:
-    """Deadweight in tonnes for a length overall in metres (log-linear inside its class, clamped at the ends)."""
+def dwt_for_length(length_m, classes: tuple[HullClass, ...] | None = None):
+    """Deadweight in tonnes for lengths overall in metres (a float or an array).
+
+    Log-linear inside each cargo class, continuous across borders (the classes chain), clamped
+    to the shortest and longest cargo classes.
+    """
     classes = classes or load_classes()
     cargo = [c for c in classes if c.dwt_t[0] > 0]  # small craft carry no cargo to speak of
-    length_m = min(max(length_m, cargo[0].length_m[0]), cargo[-1].length_m[1])
-    for c in cargo:
-        if c.length_m[0] <= length_m <= c.length_m[1]:
-            frac = (length_m - c.length_m[0]) / (c.length_m[1] - c.length_m[0])
-            return c.dwt_t[0] * math.exp(frac * math.log(c.dwt_t[1] / c.dwt_t[0]))
-    raise ValueError(f"no class holds {length_m} m")  # unreachable: the cargo classes chain
+    borders = [cargo[0].length_m[0]] + [c.length_m[1] for c in cargo]
+    log_dwt = [math.log(cargo[0].dwt_t[0])] + [math.log(c.dwt_t[1]) for c in cargo]
+    out = np.exp(np.interp(length_m, borders, log_dwt))
+    return float(out) if np.ndim(out) == 0 else out
 
 
 def classes_for_range(low_m: float, high_m: float, classes: tuple[HullClass, ...] | None = None) -> tuple[str, ...]:
