@@ -6,7 +6,8 @@
     torchrun --nproc_per_node=4 infer.py /data/scenes --out /data/run   # scenes sharded over ranks
 
 Outputs under --out: detections.csv, detections.geojson, counts.csv, quicklooks/<scene>.png,
-run.json and parts/<scene>.json (one per finished scene; a rerun skips those and goes on).
+run.json and parts/<scene>.json (one per finished scene; a rerun skips those and goes on);
+across dated scenes also events.csv, summary.json and timeline.png (load events and barrels).
 Exit code 0 when every scene succeeded, 1 when some failed (see run.json), 2 for bad options.
 """
 
@@ -16,6 +17,7 @@ import argparse
 import sys
 
 from detector.berths import DEFAULT_BERTHS
+from detector.loads import AisError
 from detector.model import ModelError
 from detector.pipeline import DEFAULT_MODEL, DEFAULT_SCENES, InferConfig, InputError, run
 
@@ -69,6 +71,21 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-quicklooks", action="store_true", help="skip the PNG pictures (faster for big batch jobs)")
     p.add_argument("--fresh", action="store_true", help="redo every scene instead of reusing finished ones in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars or table")
+    ev = p.add_argument_group("events: visits, load events and barrels across dated scenes (on by default)")
+    ev.add_argument("--no-events", action="store_true", help="skip events.csv, summary.json and timeline.png")
+    ev.add_argument("--product", default=None, help="cargo for barrels per tonne: diesel (default), gasoline, jet, fuel_oil, crude")
+    ev.add_argument("--dwell-days", type=float, nargs=2, default=(1.0, 2.0), metavar=("MIN", "MAX"),
+                    help="a stay at the berth lasts between these many days, uniformly (default 1 2, DESIGN.md)")
+    ev.add_argument("--detector-recall", type=float, default=1.0,
+                    help="chance a clear look finds a tanker that is there, for the missed-visit correction (default 1)")
+    ev.add_argument("--length-tolerance-px", type=float, default=3.0,
+                    help="a hull's measured length is right to within this many ground pixels (at least 10 m; about 2 sd); "
+                         "sets hull matching across scenes and the barrels' spread (default 3)")
+    ev.add_argument("--min-clear-share", type=float, default=0.7,
+                    help="a berth counts as seen (empty or not) when this share of it is valid and cloud-free (default 0.7)")
+    ev.add_argument("--loading-kinds", nargs="+", default=["oil"], help="berth kinds whose visits are load events (default: oil)")
+    ev.add_argument("--ais", default=None, metavar="CSV",
+                    help="AIS reports (mmsi,time,lon,lat): each event is marked dark when none lies at its berth during the stay")
     return p
 
 
@@ -78,6 +95,17 @@ def config_from_args(args: argparse.Namespace) -> InferConfig:
         raise InputError(f"--score-threshold must be within 0-1, got {args.score_threshold}")
     if not 0.0 < args.nms_iou <= 1.0:
         raise InputError(f"--nms-iou must be within (0, 1], got {args.nms_iou}")
+    if not 0.0 < args.detector_recall <= 1.0:
+        raise InputError(f"--detector-recall must be within (0, 1], got {args.detector_recall}")
+    if not 0.0 < args.dwell_days[0] <= args.dwell_days[1]:
+        raise InputError(f"--dwell-days must be 0 < MIN <= MAX, got {args.dwell_days}")
+    if args.product is not None:
+        from detector.volumes import barrels_per_tonne
+
+        try:
+            barrels_per_tonne(args.product)
+        except KeyError as exc:
+            raise InputError(str(exc).strip('"')) from None
     if args.workers < 0:
         raise InputError(f"--workers must be 0 or more, got {args.workers}")
     return InferConfig(
@@ -85,14 +113,17 @@ def config_from_args(args: argparse.Namespace) -> InferConfig:
         berths=None if args.berths.lower() == "none" else args.berths, aoi=args.aoi, aoi_buffer_m=args.aoi_buffer_m,
         score_threshold=args.score_threshold, nms_iou=args.nms_iou, device=args.device, tile_px=args.tile_px, batch_size=args.batch_size,
         workers=args.workers, amp=not args.no_amp, quicklooks=not args.no_quicklooks, fresh=args.fresh,
-        threads=args.threads, quiet=args.quiet,
+        threads=args.threads, quiet=args.quiet, events=not args.no_events, product=args.product,
+        dwell_days=tuple(args.dwell_days), detector_recall=args.detector_recall,
+        length_tolerance_px=args.length_tolerance_px, min_clear_share=args.min_clear_share,
+        loading_kinds=tuple(args.loading_kinds), ais=args.ais,
     )
 
 
 def main(args: argparse.Namespace) -> int:
     try:
         return run(config_from_args(args))
-    except (InputError, ModelError) as exc:
+    except (InputError, ModelError, AisError) as exc:
         print(f"infer.py: error: {exc}", file=sys.stderr)
         return 2
 

@@ -63,7 +63,8 @@ def main() -> int:
     p.add_argument("--length-sd-m", type=float, default=3.0, help="length measurement error (sd, metres)")
     p.add_argument("--draws", type=int, default=4000)
     args = p.parse_args()
-    track = TrackConfig()
+    # The tracker is told what the bench's detector does: its recall and its length error (2 sd).
+    track = TrackConfig(detector_recall=args.recall, length_pixels=max(3.0, 2 * args.length_sd_m / GSD_M))
     print("| seed | true visits | seen events | true barrels | observed-only | corrected (90 % interval) | inside |")
     print("|---|---|---|---|---|---|---|")
     rel_err, rel_obs, covered = [], [], []

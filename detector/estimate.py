@@ -74,9 +74,10 @@ class PeriodEstimate:
     barrels_corrected: dict  # median, low, high
     share_of_cap: dict  # of the corrected total: median, low, high
     mean_detection_probability: float
+    draws: np.ndarray | None = None  # corrected barrels in each Monte Carlo draw (not serialised)
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {k: v for k, v in self.__dict__.items() if k != "draws"}
 
 
 def _months(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
@@ -144,6 +145,7 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
             {"median": round(float(med / cfg.cap_barrels), 4), "low": round(float(lo / cfg.cap_barrels), 4),
              "high": round(float(hi / cfg.cap_barrels), 4)},
             round(p_m, 4),
+            total,
         ))
     return out
 

@@ -4,13 +4,15 @@ A visit is one hull's stay at one berth. Scenes are taken in time order; in each
 at a berth are matched to the berth's open visits by position along the berth, length (within
 a tolerance that grows with the GSD) and hull axis. A matched tanker extends its visit; an
 unmatched one opens a new visit. A visit ends when a scene sees its berth clear (valid and
-cloud-free) without it, or when it has not been seen for ``max_gap_days`` (longer than any stay):
+cloud-free) without it (with a detector that misses hulls, after enough such looks in a row that
+a miss is unlikely), or when it has not been seen for ``max_gap_days`` (longer than any stay):
 a berth under cloud or nodata is unobserved, not empty. A hull that moves berth is two visits.
 Each visit at a loading berth (``loading_kinds``) is a load event with a barrels range.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -28,6 +30,15 @@ class TrackConfig:
     length_pixels: float = 3.0  # same hull: lengths within max(10 m, this many ground pixels) x 1.5
     axis_tolerance_deg: float = 30.0  # same hull: hull axes within this angle (bow-blind)
     max_gap_days: float = 4.0  # unseen for longer than this: a new visit (stays last 1-2 days)
+    detector_recall: float = 1.0  # chance a clear look finds a hull that is there
+
+    @property
+    def empty_looks_to_end(self) -> int:
+        """Clear looks in a row without the hull that end its visit: enough that a detector of this
+        recall would have missed a hull still there less than 5 % of the time (1 when it misses none)."""
+        if self.detector_recall >= 1.0:
+            return 1
+        return max(1, math.ceil(math.log(0.05) / math.log(1.0 - self.detector_recall)))
     loading_kinds: tuple[str, ...] = ("oil",)
     product: str | None = None  # barrels per tonne of this product (default: the data file's, diesel)
 
@@ -63,6 +74,7 @@ class Visit:
     berth: str
     berth_kind: str
     sightings: list[Sighting] = field(default_factory=list)
+    empty_looks: int = 0  # clear looks of the berth in a row without this hull (while open)
 
     @property
     def first_seen(self) -> datetime:
@@ -130,9 +142,12 @@ def track_visits(looks: list[Look], sightings: list[Sighting], berth_kinds: dict
             used_v.add(i)
             used_s.add(j)
             current[i].sightings.append(here[j])
-        if look.seen:  # a clear view without the hull: it has left
+            current[i].empty_looks = 0
+        if look.seen:  # a clear view without the hull: it has left (or, rarely, the detector missed it)
             for i in sorted(set(range(len(current))) - used_v, reverse=True):
-                done.append(current.pop(i))
+                current[i].empty_looks += 1
+                if current[i].empty_looks >= cfg.empty_looks_to_end:
+                    done.append(current.pop(i))
         for j, s in enumerate(here):
             if j not in used_s:
                 current.append(Visit("", look.berth, berth_kinds.get(look.berth, ""), [s]))

@@ -26,6 +26,9 @@ from tqdm import tqdm
 from . import __version__
 from .batch import PlanConfig, SceneHeader, SceneJob, tile_loader
 from .berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
+from .estimate import EstimateConfig
+from .events import TrackConfig
+from .loads import AisError, LoadsConfig, quote_table, run_loads
 from .measure import geojson_feature, vessel_rows
 from .model import decode, fuse_for_inference, load_model
 from .outputs import aggregate, count_rows, is_output_path, part_path, read_part, table, write_part
@@ -66,6 +69,14 @@ class InferConfig:
     threads: int | None = None
     gdal_cache_mb: int = 128  # GDAL's block cache per process (its default is 5 % of RAM)
     quiet: bool = False
+    events: bool = True  # visits, load events and barrels across the dated scenes (loads.py)
+    product: str | None = None  # cargo for barrels per tonne (default: the data file's, diesel)
+    dwell_days: tuple[float, float] = (1.0, 2.0)
+    detector_recall: float = 1.0
+    length_tolerance_px: float = 3.0
+    min_clear_share: float = 0.7
+    loading_kinds: tuple[str, ...] = ("oil",)
+    ais: str | None = None
 
 
 def find_scenes(inputs: tuple[str, ...]) -> list[SceneJob]:
@@ -210,10 +221,35 @@ def run(cfg: InferConfig, log=print) -> int:
         aggregate(out_dir, parts, record)
         if not cfg.quiet:
             log(table(parts))
+        if cfg.events:
+            log_events = _events(parts, plan.berths, cfg, out_dir)
+            if not cfg.quiet:
+                log("")
+                log(log_events)
+        if not cfg.quiet:
             log(_summary(parts, out_dir, time.perf_counter() - t_start))
         return 0 if all(p["status"] == "ok" for p in parts) else 1
     finally:
         dist.close()
+
+
+def loads_config(cfg: InferConfig) -> LoadsConfig:
+    """The events step's settings from the run's."""
+    track = TrackConfig(min_clear_share=cfg.min_clear_share, loading_kinds=cfg.loading_kinds, product=cfg.product,
+                        detector_recall=cfg.detector_recall, length_pixels=cfg.length_tolerance_px)
+    return LoadsConfig(track, EstimateConfig(dwell_days=cfg.dwell_days, recall=cfg.detector_recall), cfg.ais)
+
+
+def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path) -> str:
+    """Run the events step; returns the text to print (the quotable table, or why there is none)."""
+    from .timeline import draw_timeline
+
+    lcfg = loads_config(cfg)
+    result = run_loads(parts, berths, lcfg, out_dir)
+    if isinstance(result, str):
+        return f"events: {result}"
+    draw_timeline(out_dir / "timeline.png", result, lcfg.estimate.cap_barrels)
+    return quote_table(result, lcfg)
 
 
 def _missing(job: SceneJob) -> dict:

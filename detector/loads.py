@@ -1,0 +1,186 @@
+"""``infer.py --events``: from a run's scene results to load events, totals and their outputs.
+
+Joins the pieces: detections and berth looks from the scene results (``outputs.py`` parts),
+visits (``events.py``), the missed-visit correction (``estimate.py``), AIS marking, and the
+files ``events.csv`` and ``summary.json`` (``timeline.py`` draws ``timeline.png``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import numpy as np
+import shapely
+
+from .atomic import write_text_atomic
+from .berths import Berth, along_m
+from .estimate import EstimateConfig, PeriodEstimate, estimate
+from .events import Look, Sighting, TrackConfig, Visit, load_events, track_visits
+from .records import write_csv
+
+EVENT_COLUMNS = ["visit_id", "berth", "hull_class", "length_m", "first_seen", "last_seen", "observations",
+                 "barrels_low", "barrels_mid", "barrels_high", "dark", "floor_barrels", "scenes"]
+AIS_MARGIN = timedelta(hours=12)  # the stay reaches past the first and last image
+AIS_BUFFER_M = 50.0  # a position report this close to the berth counts as at the berth
+
+
+class AisError(ValueError):
+    """An AIS file that cannot be read; the message names the file, line and problem."""
+
+
+@dataclass(frozen=True)
+class LoadsConfig:
+    """Settings of the events step."""
+
+    track: TrackConfig = field(default_factory=TrackConfig)
+    estimate: EstimateConfig = field(default_factory=EstimateConfig)
+    ais: str | None = None  # CSV of mmsi,time,lon,lat
+
+
+def _time(text: str) -> datetime | None:
+    if not text:
+        return None
+    t = datetime.fromisoformat(text)
+    return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
+
+
+def looks_and_sightings(parts: list[dict], berths: dict[str, Berth], track: TrackConfig) -> tuple[list[Look], list[Sighting]]:
+    """Berth looks and tanker sightings of the dated, georeferenced scenes of a run."""
+    looks, sightings = [], []
+    for p in parts:
+        if p["status"] != "ok" or not p.get("datetime"):
+            continue
+        when = _time(p["datetime"])
+        for c in p["counts"]:
+            if c["berth"] in berths:
+                seen = float(c.get("clear_share") or 0.0) >= track.min_clear_share
+                looks.append(Look(p["scene"], when, c["berth"], seen))
+        for v in p["vessels"]:
+            if v["vessel_type"] != "tanker" or v["berth"] not in berths or v["lon"] == "":
+                continue
+            pos = float(along_m(berths[v["berth"]], float(v["lon"]), float(v["lat"])))
+            heading = float(v["heading_deg"]) if v["heading_deg"] != "" else 0.0
+            sightings.append(Sighting(p["scene"], when, v["berth"], pos, float(v["length_m"]), heading, float(p["gsd_m"])))
+    return looks, sightings
+
+
+def read_ais(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AIS position reports: times (UTC epoch seconds), lon, lat, from a CSV with mmsi,time,lon,lat."""
+    times, lons, lats = [], [], []
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            missing = {"mmsi", "time", "lon", "lat"} - set(reader.fieldnames or [])
+            if missing:
+                raise AisError(f"{path}: missing columns {', '.join(sorted(missing))} (need mmsi,time,lon,lat)")
+            for line, row in enumerate(reader, start=2):
+                try:
+                    times.append(_time(row["time"]).timestamp())
+                    lons.append(float(row["lon"]))
+                    lats.append(float(row["lat"]))
+                except (ValueError, TypeError, AttributeError):
+                    raise AisError(f"{path}, line {line}: cannot read time/lon/lat from {row}") from None
+    except FileNotFoundError:
+        raise AisError(f"{path}: AIS file not found") from None
+    return np.array(times), np.array(lons), np.array(lats)
+
+
+def dark_flags(events: list[Visit], berths: dict[str, Berth], ais) -> list[bool | None]:
+    """Per event: True when no AIS report lies at its berth during its stay (a dark visit)."""
+    if ais is None:
+        return [None] * len(events)
+    times, lons, lats = ais
+    out = []
+    for e in events:
+        area = berths[e.berth].outline_lonlat
+        grown = area.buffer(AIS_BUFFER_M / 111_000.0)  # degrees; generous enough at 42.7 N
+        t0, t1 = (e.first_seen - AIS_MARGIN).timestamp(), (e.last_seen + AIS_MARGIN).timestamp()
+        during = (times >= t0) & (times <= t1)
+        inside = shapely.contains_xy(grown, lons[during], lats[during]) if during.any() else np.zeros(0, bool)
+        out.append(not bool(np.any(inside)))
+    return out
+
+
+def event_rows(events: list[Visit], dark: list[bool | None], track: TrackConfig) -> list[dict]:
+    """Rows of ``events.csv``."""
+    rows = []
+    for e, d in zip(events, dark):
+        v = e.volume(track)
+        rows.append({
+            "visit_id": e.visit_id, "berth": e.berth, "hull_class": v.hull_class, "length_m": round(e.length_m, 1),
+            "first_seen": e.first_seen.isoformat(), "last_seen": e.last_seen.isoformat(), "observations": len(e.sightings),
+            "barrels_low": round(v.barrels[0]), "barrels_mid": round(v.barrels[1]), "barrels_high": round(v.barrels[2]),
+            "dark": "" if d is None else d, "floor_barrels": round(v.floor_barrels),
+            "scenes": ";".join(s.scene for s in e.sightings),
+        })
+    return rows
+
+
+@dataclass
+class LoadsResult:
+    """What the events step found: for the files, the picture and the printed table."""
+
+    events: list[Visit]
+    rows: list[dict]
+    looks: list[Look]
+    estimates: list[PeriodEstimate]
+    start: datetime
+    end: datetime
+    never_seen: list[str]
+
+
+def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig, out_dir: Path) -> LoadsResult | str:
+    """Events, totals and their files for one run; returns a reason string when it cannot be done."""
+    berths = {b.name: b for b in berth_list}
+    kinds = {b.name: b.kind for b in berth_list}
+    looks, sightings = looks_and_sightings(parts, berths, cfg.track)
+    loading = {b for b, k in kinds.items() if k in cfg.track.loading_kinds}
+    load_looks = [lk for lk in looks if lk.berth in loading]
+    if not load_looks:
+        return ("no dated, georeferenced scene shows a loading berth "
+                f"(berth kinds {', '.join(cfg.track.loading_kinds)}): no events")
+    events = load_events(track_visits(looks, sightings, kinds, cfg.track), cfg.track)
+    dark = dark_flags(events, berths, read_ais(cfg.ais) if cfg.ais else None)
+    rows = event_rows(events, dark, cfg.track)
+    start, end = min(lk.time for lk in looks), max(lk.time for lk in looks)
+    clear = {b: [lk.time for lk in load_looks if lk.berth == b and lk.seen] for b in sorted(loading & {lk.berth for lk in looks})}
+    never = [b for b, ts in clear.items() if not ts]
+    estimates = estimate(events, clear, start, end, cfg.track, cfg.estimate) if end > start else []
+    write_csv(out_dir / "events.csv", rows, EVENT_COLUMNS)
+    summary = {
+        "period": {"start": start.isoformat(), "end": end.isoformat(), "days": round((end - start).total_seconds() / 86400, 2)},
+        "loading_berths": sorted(clear), "berths_never_seen_clearly": never,
+        "looks": {b: {"scenes": sum(lk.berth == b for lk in load_looks), "clear": len(ts)} for b, ts in clear.items()},
+        "load_events": len(events), "dark_events": sum(bool(d) for d in dark) if cfg.ais else None,
+        "cap_barrels": cfg.estimate.cap_barrels,
+        "periods": [e.to_dict() for e in estimates],
+        "assumptions": {"track": asdict(cfg.track), "estimate": asdict(cfg.estimate),
+                        "note": "barrels_observed: the seen events at their mid barrels (what published counts do); "
+                                "barrels_corrected: seen plus estimated missed visits, Monte Carlo median and interval"},
+    }
+    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=1, default=str))
+    return LoadsResult(events, rows, looks, estimates, start, end, never)
+
+
+def quote_table(result: LoadsResult, cfg: LoadsConfig) -> str:
+    """The printed summary: one short table a journalist could quote, with its uncertainty."""
+    pct = int(round(cfg.estimate.interval * 100))
+    lines = [f"Load events at the loading berths, {result.start:%Y-%m-%d} to {result.end:%Y-%m-%d} "
+             f"({len(result.events)} seen; missed visits estimated from the clear looks, {pct} % intervals)"]
+    head = ("period", "events seen", "visits (est.)", "barrels seen", f"barrels corrected ({pct} %)", "share of 500k cap")
+    rows = [head]
+    for e in result.estimates:
+        v, b, s = e.visits_estimated, e.barrels_corrected, e.share_of_cap
+        rows.append((e.period, str(e.visits_observed), f"{v['mean']:.0f} ({v['low']:.0f}-{v['high']:.0f})",
+                     f"{e.barrels_observed:,.0f}", f"{b['median']:,.0f} ({b['low']:,.0f}-{b['high']:,.0f})",
+                     f"{s['median']:.0%} ({s['low']:.0%}-{s['high']:.0%})"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
+    lines += ["  ".join(r[i].ljust(widths[i]) for i in range(len(head))).rstrip() for r in rows]
+    lines.insert(2, "-" * len(lines[1]))
+    if result.never_seen:
+        lines.append(f"never seen clearly (no events, rate not estimable): {', '.join(result.never_seen)}")
+    return "\n".join(lines)
