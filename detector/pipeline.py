@@ -280,8 +280,10 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
         return timing
     pending: dict[int, _Pending] = {}
     jobs = {j.index: j for j in todo}
-    scenes_bar = tqdm(total=len(todo), desc="scenes", unit="scene", disable=not show, position=0)
-    tiles_bar = tqdm(total=0, desc="tiles", unit="tile", disable=not show, position=1)
+    # Into a log file (not a terminal), a line every 30 s is plenty.
+    every_s = 0.1 if sys.stderr.isatty() else 30.0
+    scenes_bar = tqdm(total=len(todo), desc="scenes", unit="scene", disable=not show, position=0, mininterval=every_s)
+    tiles_bar = tqdm(total=0, desc="tiles", unit="tile", disable=not show, position=1, mininterval=every_s)
     use_amp = cfg.amp and device.type == "cuda"
 
     def finish(index: int, error: str | None = None) -> None:

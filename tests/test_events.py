@@ -107,3 +107,36 @@ def test_with_every_day_seen_the_corrected_total_is_the_observed_one():
     total = estimate(events, {"oil_berth": [lk.time for lk in looks]}, day(0), day(28), cfg=EstimateConfig(draws=2000))[-1]
     assert total.visits_estimated["low"] == total.visits_estimated["high"] == 4
     assert total.barrels_corrected["low"] <= total.barrels_observed <= total.barrels_corrected["high"]
+
+
+def _berth():
+    import shapely
+
+    from detector.berths import Berth
+
+    # A berth about 150 m long (east-west) and 40 m wide at Vostochny.
+    return Berth("oil_berth", "oil", 130.0, shapely.box(133.0700, 42.7300, 133.0718, 42.73036))
+
+
+def test_position_along_a_berth_is_in_ground_metres():
+    from detector.berths import along_m
+
+    b = _berth()
+    ends = along_m(b, np.array([133.0700, 133.0718]), np.array([42.73018, 42.73018]))
+    assert abs(abs(ends[1] - ends[0]) - 147.2) < 1.0  # 0.0018 deg of longitude at 42.73 N
+
+
+def test_ais_marks_events_with_no_report_at_the_berth_as_dark(tmp_path):
+    from detector.loads import AisError, dark_flags, read_ais
+
+    b = _berth()
+    visits = track_visits([look(0), look(1), look(5), look(6)], [hull(0), hull(5)], KINDS)
+    ais = tmp_path / "ais.csv"
+    ais.write_text("mmsi,time,lon,lat\n"
+                   f"445000001,{day(0.2).isoformat()},133.0709,42.73018\n"  # at the berth during the first stay
+                   f"445000002,{day(5.1).isoformat()},133.2000,42.80000\n")  # far away during the second
+    assert dark_flags(visits, {"oil_berth": b}, read_ais(ais)) == [False, True]
+    assert dark_flags(visits, {"oil_berth": b}, None) == [None, None]
+    (tmp_path / "bad.csv").write_text("mmsi,when,x,y\n1,2,3,4\n")
+    with pytest.raises(AisError, match="missing columns"):
+        read_ais(tmp_path / "bad.csv")

@@ -26,6 +26,7 @@ import infer
 from detector.datasets import AugmentConfig, TileDataset, mixture_weights
 from detector.engine import TrainConfig, train
 from detector.events import TrackConfig
+from detector.loads import EVENT_COLUMNS
 from detector.labels import read_truth_dir
 from detector.model import ModelConfig
 from detector.outputs import COUNT_COLUMNS, OUTPUT_COLUMNS
@@ -131,6 +132,13 @@ def test_output_files_follow_the_documented_contract(port, single_run):
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     inputs = sorted(port["scenes"].glob("*.tif"))
     assert all(p.stat().st_size > 0 for p in inputs)  # inputs untouched
+
+    # The events step: its table, summary and picture.
+    with open(single_run / "events.csv", newline="") as f:
+        assert next(csv.reader(f)) == EVENT_COLUMNS
+    summary = json.loads((single_run / "summary.json").read_text())
+    assert summary["periods"][-1]["period"] == "total" and summary["cap_barrels"] == 500_000
+    assert (single_run / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def _outputs(out: Path) -> dict[str, bytes]:
