@@ -98,65 +98,48 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
     """
     rng = np.random.default_rng(cfg.seed)
     step = 1.0 / 24.0  # arrival grid: hourly
-    span = _days(end, start)
-    grid = np.arange(0.0, span, step) + step / 2
+    grid = np.arange(0.0, _days(end, start), step) + step / 2
     months = _months(start, end)
-    month_of = np.array([next(k for k, (_, a, b) in enumerate(months) if _days(a, start) <= t < _days(b, start) + 1e-9)
-                         for t in grid])
+    month_starts = np.array([_days(a, start) for _, a, _ in months])
+    month_of_grid = np.searchsorted(month_starts, grid, side="right") - 1
+    month_of_event = np.searchsorted(month_starts, [_days(e.first_seen, start) for e in events], side="right") - 1
+    month_of_event = np.clip(month_of_event, 0, len(months) - 1)
     berths = sorted(set(clear_looks) | {e.berth for e in events})
-    draws = cfg.draws
-    missed = np.zeros((draws, len(months)))
+    p_seen = {}  # berth -> chance a visit arriving at each grid hour is seen
+    missed = np.zeros((cfg.draws, len(months)))
     for b in berths:
         looks = np.array([_days(t, start) for t in clear_looks.get(b, [])])
         p = detection_probability(looks, grid, cfg.dwell_days, cfg.recall) if len(looks) else np.zeros_like(grid)
+        p_seen[b] = p
         exposure = p.sum() * step  # expected seen visits per unit rate
-        n_seen = sum(e.berth == b for e in events)
         if exposure <= 0:
             continue  # never seen clearly: its rate cannot be told (said in the summary)
-        rate = rng.gamma(n_seen + 0.5, 1.0 / exposure, size=draws)
-        unseen = np.array([((1 - p) * (month_of == m)).sum() * step for m in range(len(months))])
-        missed += rng.poisson(rate[:, None] * unseen[None, :])
-    seen_barrels = _seen_barrels(events, track, rng, draws)  # (draws, events)
-    seen_month = np.array([next(k for k, (_, a, b) in enumerate(months) if a <= e.first_seen < b or (k == len(months) - 1))
-                           for e in events], int)
+        rate = rng.gamma(sum(e.berth == b for e in events) + 0.5, 1.0 / exposure, size=cfg.draws)
+        unseen_days = np.bincount(month_of_grid, weights=(1 - p) * step, minlength=len(months))
+        missed += rng.poisson(rate[:, None] * unseen_days[None, :])
+    seen_barrels = _seen_barrels(events, track, rng, cfg.draws)  # (draws, events)
     missed_barrels = _missed_barrels(missed, seen_barrels, rng)  # (draws, months)
-    load = load_factors()
-    bpt = barrels_per_tonne(track.product)
-    out = []
+    mids = np.array([e.volume(track).barrels[1] for e in events])
     q = ((1 - cfg.interval) / 2, 0.5, (1 + cfg.interval) / 2)
-    p_all = []
-    for m, (name, a, b) in enumerate(months + [("total", start, end)]):
-        in_m = np.ones(len(events), bool) if name == "total" else seen_month == m
-        miss = missed.sum(axis=1) if name == "total" else missed[:, m]
-        mb = missed_barrels.sum(axis=1) if name == "total" else missed_barrels[:, m]
-        total = seen_barrels[:, in_m].sum(axis=1) + mb
-        n_obs = int(in_m.sum())
-        visits = n_obs + miss
+    out = []
+    for m, (name, _, _) in enumerate(months + [("total", start, end)]):
+        whole = name == "total"
+        in_m = np.ones(len(events), bool) if whole else month_of_event == m
+        on_grid = np.ones(len(grid), bool) if whole else month_of_grid == m
+        visits = in_m.sum() + (missed.sum(axis=1) if whole else missed[:, m])
+        total = seen_barrels[:, in_m].sum(axis=1) + (missed_barrels.sum(axis=1) if whole else missed_barrels[:, m])
         lo, med, hi = np.quantile(total, q)
-        mids = [dwt_for_length(e.length_m) * load.factor * bpt for e, k in zip(events, in_m) if k]
-        mask = (grid >= _days(a, start)) & (grid < _days(b, start))
-        p_m = _mean_p(events, clear_looks, berths, start, grid, mask, cfg)
-        p_all.append(p_m)
+        p_mean = float(np.mean([p[on_grid].mean() for p in p_seen.values()])) if p_seen and on_grid.any() else 0.0
         out.append(PeriodEstimate(
-            name, n_obs,
+            name, int(in_m.sum()),
             {"mean": round(float(visits.mean()), 1), "low": float(np.quantile(visits, q[0])), "high": float(np.quantile(visits, q[2]))},
-            round(float(sum(mids))),
+            round(float(mids[in_m].sum())),
             {"median": round(float(med)), "low": round(float(lo)), "high": round(float(hi))},
-            {"median": round(float(med / cfg.cap_barrels), 4), "low": round(float(lo / cfg.cap_barrels), 4),
-             "high": round(float(hi / cfg.cap_barrels), 4)},
-            round(p_m, 4),
+            {k: round(float(v / cfg.cap_barrels), 4) for k, v in (("median", med), ("low", lo), ("high", hi))},
+            round(p_mean, 4),
             total,
         ))
     return out
-
-
-def _mean_p(events, clear_looks, berths, start, grid, mask, cfg) -> float:
-    ps = []
-    for b in berths:
-        looks = np.array([_days(t, start) for t in clear_looks.get(b, [])])
-        if mask.any():
-            ps.append(float(detection_probability(looks, grid[mask], cfg.dwell_days, cfg.recall).mean()) if len(looks) else 0.0)
-    return float(np.mean(ps)) if ps else 0.0
 
 
 def _seen_barrels(events: list[Visit], track: TrackConfig, rng: np.random.Generator, draws: int) -> np.ndarray:
