@@ -106,7 +106,7 @@ def main() -> int:
         record = json.loads((Path(tmp) / "run.json").read_text())
     s = record["scenes"][0]
     mpx = args.size * args.size / 1e6
-    print(f"\n| scene | tiles | vessels | wall (s) | native Mpx/s | peak PSS, infer.py + workers (GB) |")
+    print("\n| scene | tiles | vessels | wall (s) | native Mpx/s | peak PSS, infer.py + workers (GB) |")
     print("|---|---|---|---|---|---|")
     print(f"| {args.size} x {args.size} px at {GSD_M} m ({mpx:.0f} Mpx) | {s['tiles']} | {s['vessels_found']} | {wall:.0f} | "
           f"{mpx / wall:.1f} | {peak / 1e9:.2f} |")

@@ -28,7 +28,7 @@ from .batch import PlanConfig, SceneHeader, SceneJob, tile_loader
 from .berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
 from .estimate import EstimateConfig
 from .events import TrackConfig
-from .loads import AisError, LoadsConfig, quote_table, run_loads
+from .loads import LoadsConfig, quote_table, run_loads
 from .measure import geojson_feature, vessel_rows
 from .model import decode, fuse_for_inference, load_model
 from .outputs import aggregate, count_rows, is_output_path, part_path, read_part, table, write_part

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from detector.estimate import EstimateConfig, detection_probability, estimate
-from detector.events import Look, Sighting, TrackConfig, load_events, track_visits
+from detector.events import Look, Sighting, load_events, track_visits
 from detector.volumes import classes_for_range, dwt_for_length, volume
 
 T0 = datetime(2024, 3, 7, 2, 0, tzinfo=timezone.utc)

@@ -51,7 +51,6 @@ def clean_spec(gsd_m, vessels, size=256, centre=(200.0, -700.0)):
 def test_polygon_covers_the_rendered_hull_and_lengths_are_metres(gsd_m):
     rng = np.random.default_rng(int(gsd_m * 10))
     size = 256
-    half = size * gsd_m / 2
     length = min(180.0, 0.6 * size * gsd_m)
     vessel = Vessel("tanker", length, length / 6, float(rng.uniform(0, 360)), -2500.0, -2500.0, "anchored", style=5)
     spec = clean_spec(gsd_m, [vessel], size, centre=(-2500.0, -2500.0))

@@ -17,7 +17,7 @@ from .compose import SceneSpec, random_weather
 from .ground import Grid, Sun
 from .layout import PortMap, berth, port_map
 from .sensor import SENSORS
-from .vessels import Vessel, at_berth, free_vessel, overlaps_any, sample_dimensions
+from .vessels import Vessel, free_vessel, overlaps_any, sample_dimensions
 
 BARRELS_PER_TONNE_DIESEL = 7.46  # BP statistical review (DESIGN.md section 5)
 NK_TRIPS_PER_DAY = 43 / 243  # Open Source Centre / BBC, 7 Mar - 5 Nov 2024
