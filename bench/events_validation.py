@@ -65,6 +65,7 @@ def main() -> int:
     args = p.parse_args()
     # The tracker is told what the bench's detector does: its recall and its length error (2 sd).
     track = TrackConfig(detector_recall=args.recall, length_pixels=max(3.0, 2 * args.length_sd_m / GSD_M))
+    assert track.max_stay_days == 1.5 * 2.0 and track.max_gap_days == 2.0 * 2.0  # as infer.py derives them from --dwell-days 1 2
     print("| seed | true visits | seen events | true barrels | observed-only | corrected (90 % interval) | inside |")
     print("|---|---|---|---|---|---|---|")
     rel_err, rel_obs, covered = [], [], []

@@ -30,6 +30,7 @@ class TrackConfig:
     length_pixels: float = 3.0  # same hull: lengths within max(10 m, this many ground pixels) x 1.5
     axis_tolerance_deg: float = 30.0  # same hull: hull axes within this angle (bow-blind)
     max_gap_days: float = 4.0  # unseen for longer than this: a new visit (stays last 1-2 days)
+    max_stay_days: float = 3.0  # a visit spans at most this long: 1.5 x the longest stay assumed
     detector_recall: float = 1.0  # chance a clear look finds a hull that is there
 
     @property
@@ -106,6 +107,8 @@ def _axis_diff_deg(a: float, b: float) -> float:
 
 def _match_cost(v: Visit, s: Sighting, cfg: TrackConfig) -> float | None:
     last = v.sightings[-1]
+    if (s.time - v.first_seen).total_seconds() > cfg.max_stay_days * 86400:
+        return None  # longer than any stay: the slot's next hull, however alike
     tol_len = 1.5 * length_tolerance_m(max(last.gsd_m, s.gsd_m), pixels=cfg.length_pixels)
     d_along, d_len = abs(last.along_m - s.along_m), abs(v.length_m - s.length_m)
     if d_along > cfg.along_tolerance_m or d_len > tol_len:

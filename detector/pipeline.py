@@ -236,7 +236,8 @@ def run(cfg: InferConfig, log=print) -> int:
 def loads_config(cfg: InferConfig) -> LoadsConfig:
     """The events step's settings from the run's."""
     track = TrackConfig(min_clear_share=cfg.min_clear_share, loading_kinds=cfg.loading_kinds, product=cfg.product,
-                        detector_recall=cfg.detector_recall, length_pixels=cfg.length_tolerance_px)
+                        detector_recall=cfg.detector_recall, length_pixels=cfg.length_tolerance_px,
+                        max_stay_days=1.5 * cfg.dwell_days[1], max_gap_days=2.0 * cfg.dwell_days[1])
     return LoadsConfig(track, EstimateConfig(dwell_days=cfg.dwell_days, recall=cfg.detector_recall), cfg.ais)
 
 
