@@ -72,7 +72,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--fresh", action="store_true", help="redo every scene instead of reusing finished ones in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars or table")
     ev = p.add_argument_group("events: visits, load events and barrels across dated scenes (on by default)")
-    ev.add_argument("--no-events", action="store_true", help="skip events.csv, summary.json and timeline.png")
+    ev.add_argument("--events", action=argparse.BooleanOptionalAction, default=True,
+                    help="write events.csv, summary.json and timeline.png from the dated scenes (default: on)")
     ev.add_argument("--product", default=None, help="cargo for barrels per tonne: diesel (default), gasoline, jet, fuel_oil, crude")
     ev.add_argument("--dwell-days", type=float, nargs=2, default=(1.0, 2.0), metavar=("MIN", "MAX"),
                     help="a stay at the berth lasts between these many days, uniformly (default 1 2, DESIGN.md)")
@@ -113,7 +114,7 @@ def config_from_args(args: argparse.Namespace) -> InferConfig:
         berths=None if args.berths.lower() == "none" else args.berths, aoi=args.aoi, aoi_buffer_m=args.aoi_buffer_m,
         score_threshold=args.score_threshold, nms_iou=args.nms_iou, device=args.device, tile_px=args.tile_px, batch_size=args.batch_size,
         workers=args.workers, amp=not args.no_amp, quicklooks=not args.no_quicklooks, fresh=args.fresh,
-        threads=args.threads, quiet=args.quiet, events=not args.no_events, product=args.product,
+        threads=args.threads, quiet=args.quiet, events=args.events, product=args.product,
         dwell_days=tuple(args.dwell_days), detector_recall=args.detector_recall,
         length_tolerance_px=args.length_tolerance_px, min_clear_share=args.min_clear_share,
         loading_kinds=tuple(args.loading_kinds), ais=args.ais,

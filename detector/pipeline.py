@@ -226,6 +226,8 @@ def run(cfg: InferConfig, log=print) -> int:
             if not cfg.quiet:
                 log("")
                 log(log_events)
+        else:
+            _remove_events(out_dir)
         if not cfg.quiet:
             log(_summary(parts, out_dir, time.perf_counter() - t_start))
         return 0 if all(p["status"] == "ok" for p in parts) else 1
@@ -248,9 +250,16 @@ def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path) -> str:
     lcfg = loads_config(cfg)
     result = run_loads(parts, berths, lcfg, out_dir)
     if isinstance(result, str):
+        _remove_events(out_dir)
         return f"events: {result}"
     draw_timeline(out_dir / "timeline.png", result, lcfg.estimate.cap_barrels)
     return quote_table(result, lcfg)
+
+
+def _remove_events(out_dir: Path) -> None:
+    """Drop an earlier run's events files from ``out_dir``: the outputs describe this run only."""
+    for name in ("events.csv", "summary.json", "timeline.png"):
+        (out_dir / name).unlink(missing_ok=True)
 
 
 def _missing(job: SceneJob) -> dict:
