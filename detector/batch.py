@@ -94,7 +94,7 @@ def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
             area = search_area_px(placed, cfg.area_buffer_m / info.gsd_m, info.width, info.height)
         elif cfg.area_mode == "aoi" and scene.georef is not None:  # no CRS: cannot place it, search whole
             area = scene.aoi_to_pixels(cfg.area_lonlat)
-        tiles = scene.tiles(work, cfg.tile_px, cfg.overlap_m, area)
+        tiles = scene.tiles(work, cfg.tile_px, cfg.overlap_m, area, fit=True)
         shares = {pb.berth.name: tuple(round(v, 4) for v in scene.area_shares(pb.outline_px)) for pb in placed}
         scene.close()
         return SceneHeader(job, None, scene, work, tiles, placed, area, shares)

@@ -313,11 +313,12 @@ class Scene:
         tile_px: int,
         overlap_m: float = DEFAULT_OVERLAP_M,
         area_px=None,
+        fit: bool = False,
     ) -> list[Tile]:
-        """Tiles covering the scene, or only ``area_px`` (from :meth:`aoi_to_pixels`)."""
+        """Tiles covering the scene, or only ``area_px`` (from :meth:`aoi_to_pixels`); ``fit``: see ``tile_grid``."""
         info = self.info
         region = None if area_px is None else tuple(math.floor(v) if i < 2 else math.ceil(v) for i, v in enumerate(area_px.bounds))
-        tiles = tile_grid(info.width, info.height, info.gsd_x_m, info.gsd_y_m, work_gsd_m, tile_px, overlap_m, region)
+        tiles = tile_grid(info.width, info.height, info.gsd_x_m, info.gsd_y_m, work_gsd_m, tile_px, overlap_m, region, fit)
         return tiles if area_px is None else tiles_touching(tiles, area_px)
 
 

@@ -22,20 +22,22 @@ def coverage(tiles, width, height):
     "width,height,gsd_m,work_m,tile_px",
     [(3000, 2000, 0.5, 0.5, 1024), (2500, 1900, 0.5, 3.0, 512), (1200, 900, 3.0, 3.0, 512), (700, 650, 10.0, 10.0, 256), (333, 2000, 3.0, 10.0, 64)],
 )
-def test_tiles_cover_every_pixel_and_stay_inside(width, height, gsd_m, work_m, tile_px):
-    tiles = tile_grid(width, height, gsd_m, gsd_m, work_m, tile_px)
+@pytest.mark.parametrize("fit", [False, True])
+def test_tiles_cover_every_pixel_and_stay_inside(width, height, gsd_m, work_m, tile_px, fit):
+    tiles = tile_grid(width, height, gsd_m, gsd_m, work_m, tile_px, fit=fit)
     assert coverage(tiles, width, height).all()
     for t in tiles:
         assert t.col_off >= 0 and t.row_off >= 0 and t.col_off + t.width <= width and t.row_off + t.height <= height
         assert t.out_width <= tile_px and t.out_height <= tile_px
 
 
+@pytest.mark.parametrize("fit", [False, True])
 @pytest.mark.parametrize("work_m,tile_px", [(0.5, 1024), (3.0, 256), (10.0, 64)])
-def test_every_longest_hull_lies_whole_in_some_tile(work_m, tile_px):
+def test_every_longest_hull_lies_whole_in_some_tile(work_m, tile_px, fit):
     rng = np.random.default_rng(7)
     gsd_m = work_m
-    width = height = int(3 * tile_px)
-    tiles = tile_grid(width, height, gsd_m, gsd_m, work_m, tile_px)
+    width = height = int(2.3 * tile_px)
+    tiles = tile_grid(width, height, gsd_m, gsd_m, work_m, tile_px, fit=fit)
     bounds = np.array([t.bounds_px for t in tiles], float)
     length_px, beam_px = MAX_HULL_LENGTH_M / gsd_m, 58.0 / gsd_m
     for _ in range(2000):
@@ -68,6 +70,17 @@ def test_fine_scene_costs_fewer_model_pixels():
 
 def test_edge_tiles_are_shifted_inward():
     assert axis_windows(1000, 0, 1000, 400, 100) == [(0, 400), (300, 400), (600, 400)]
+
+
+def test_fitted_tiles_share_the_range_evenly_with_the_same_count_and_overlap():
+    # 4,000 px with 2,048 px windows and 176 px of overlap: three windows either way.
+    plain = axis_windows(4000, 0, 4000, 2048, 176)
+    fitted = axis_windows(4000, 0, 4000, 2048, 176, fit=True)
+    assert len(plain) == len(fitted) == 3
+    assert sum(n for _, n in fitted) < 0.75 * sum(n for _, n in plain)
+    ends = [(o, o + n) for o, n in fitted]
+    assert ends[0][0] == 0 and ends[-1][1] == 4000
+    assert all(a[1] - b[0] >= 176 for a, b in zip(ends, ends[1:]))
 
 
 def test_small_scene_is_one_padded_tile(make_geotiff):
