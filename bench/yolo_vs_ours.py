@@ -66,9 +66,6 @@ def _yolo_results(weights: Path, data_dir: Path):
     """YOLO's oriented boxes on ``data_dir`` images, mapped back to scene pixels."""
     from ultralytics import YOLO
 
-    from detector.evaluate import SceneResult
-    from detector.labels import read_coco, read_truth_dir  # noqa: F401
-
     model = YOLO(str(weights))
     scales = json.loads((data_dir / "scales.json").read_text())
     out = {}
@@ -91,6 +88,7 @@ def score() -> None:
     from detector.evaluate import SceneResult, evaluate
     from detector.model import load_model
     from detector.predict import PredictConfig
+    from detector.scene import Scene
     from detector.sources import parse
 
     torch.set_num_threads(2)
@@ -110,8 +108,6 @@ def score() -> None:
         results = []
         for s in scenes:
             poly, conf = preds[Path(s.path).stem]
-            from detector.scene import Scene
-
             with Scene(s.path) as sc:
                 gsd = sc.info.gsd_m
             results.append(SceneResult(Path(s.path).stem, gsd, poly, conf, np.full(len(conf), 0.5), s.corners, s.has_bow,
