@@ -20,6 +20,7 @@ from .atomic import write_text_atomic
 from .berths import Berth, along_m
 from .estimate import EstimateConfig, PeriodEstimate, estimate
 from .events import Look, Sighting, TrackConfig, Visit, load_events, track_visits
+from .outputs import format_table
 from .records import write_csv
 
 EVENT_COLUMNS = ["visit_id", "berth", "hull_class", "length_m", "first_seen", "last_seen", "observations",
@@ -178,9 +179,7 @@ def quote_table(result: LoadsResult, cfg: LoadsConfig) -> str:
         rows.append((e.period, str(e.visits_observed), f"{v['mean']:.0f} ({v['low']:.0f}-{v['high']:.0f})",
                      f"{e.barrels_observed:,.0f}", f"{b['median']:,.0f} ({b['low']:,.0f}-{b['high']:,.0f})",
                      f"{s['median']:.0%} ({s['low']:.0%}-{s['high']:.0%})"))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
-    lines += ["  ".join(r[i].ljust(widths[i]) for i in range(len(head))).rstrip() for r in rows]
-    lines.insert(2, "-" * len(lines[1]))
+    lines.append(format_table(rows))
     if result.never_seen:
         lines.append(f"never seen clearly (no events, rate not estimable): {', '.join(result.never_seen)}")
     return "\n".join(lines)

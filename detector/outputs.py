@@ -101,10 +101,19 @@ def table(parts: list[dict]) -> str:
             scene, date = (c["scene"], (c["datetime"] or "")[:16].replace("T", " ")) if k == 0 else ("", "")
             lines.append((scene, date, c["berth"] or "(outside berths)", str(c["tankers"]), str(c["other_vessels"]),
                           c["hull_classes"]))
-    widths = [max(len(r[i]) for r in lines) for i in range(len(head) - 1)]
-    text = ["  ".join(r[i].ljust(widths[i]) for i in range(len(head) - 1)) + "  " + r[-1] for r in lines]
+    return format_table(lines, last_free=True)
+
+
+def format_table(rows: list[tuple[str, ...]], last_free: bool = False) -> str:
+    """Rows of strings (the first is the header) as aligned text columns under a rule.
+
+    With ``last_free`` the last column is not padded (long free text, such as errors).
+    """
+    n = len(rows[0]) - (1 if last_free else 0)
+    widths = [max(len(r[i]) for r in rows) for i in range(n)]
+    text = ["  ".join([r[i].ljust(widths[i]) for i in range(n)] + list(r[n:])).rstrip() for r in rows]
     text.insert(1, "-" * len(text[0]))
-    return "\n".join(line.rstrip() for line in text)
+    return "\n".join(text)
 
 
 def is_output_path(out_dir: Path, path: str | os.PathLike) -> bool:
