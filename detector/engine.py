@@ -61,18 +61,36 @@ class Distributed:
         return self.rank == 0
 
 
+def torchrun_place() -> Distributed:
+    """This process's place from torchrun's RANK / WORLD_SIZE / LOCAL_RANK (rank 0 of 1 when run alone)."""
+    return Distributed(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")),
+                       int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def pick_device(name: str, local_rank: int = 0) -> torch.device:
+    """The device for ``name`` ("auto", "cpu", "cuda", "cuda:N"); a bare "cuda" means cuda:LOCAL_RANK.
+
+    Raises ValueError when CUDA is asked for and there is none.
+    """
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    dev = torch.device(name)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r} was asked for but no CUDA device is available")
+        dev = torch.device("cuda", local_rank if dev.index is None else dev.index)
+        torch.cuda.set_device(dev)
+    return dev
+
+
 def init_distributed(device: str) -> tuple[Distributed, torch.device]:
-    """Read torchrun's RANK / WORLD_SIZE / LOCAL_RANK; start a process group when there are several.
+    """Read torchrun's place; start a process group when there are several.
 
     NCCL on CUDA, gloo on CPU. Returns the process's place and its device.
     """
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    dist = Distributed(int(os.environ.get("RANK", "0")), world, int(os.environ.get("LOCAL_RANK", "0")))
-    dev = torch.device(device)
-    if dev.type == "cuda":
-        dev = torch.device("cuda", dist.local_rank if dev.index is None else dev.index)
-        torch.cuda.set_device(dev)
-    if world > 1 and not torch.distributed.is_initialized():
+    dist = torchrun_place()
+    dev = pick_device(device, dist.local_rank)
+    if dist.world_size > 1 and not torch.distributed.is_initialized():
         torch.distributed.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     return dist, dev
 

@@ -74,10 +74,14 @@ class PeriodEstimate:
     barrels_corrected: dict  # median, low, high
     share_of_cap: dict  # of the corrected total: median, low, high
     mean_detection_probability: float
+    start: datetime | None = None
+    end: datetime | None = None
     draws: np.ndarray | None = None  # corrected barrels in each Monte Carlo draw (not serialised)
 
     def to_dict(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "draws"}
+        d = {k: v for k, v in self.__dict__.items() if k != "draws"}
+        d["start"], d["end"] = (t.isoformat() if t else None for t in (self.start, self.end))
+        return d
 
 
 def _months(start: datetime, end: datetime) -> list[tuple[str, datetime, datetime]]:
@@ -122,7 +126,7 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
     mids = np.array([e.volume(track).barrels[1] for e in events])
     q = ((1 - cfg.interval) / 2, 0.5, (1 + cfg.interval) / 2)
     out = []
-    for m, (name, _, _) in enumerate(months + [("total", start, end)]):
+    for m, (name, period_start, period_end) in enumerate(months + [("total", start, end)]):
         whole = name == "total"
         in_m = np.ones(len(events), bool) if whole else month_of_event == m
         on_grid = np.ones(len(grid), bool) if whole else month_of_grid == m
@@ -137,6 +141,8 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
             {"median": round(float(med)), "low": round(float(lo)), "high": round(float(hi))},
             {k: round(float(v / cfg.cap_barrels), 4) for k, v in (("median", med), ("low", lo), ("high", hi))},
             round(p_mean, 4),
+            period_start,
+            period_end,
             total,
         ))
     return out
@@ -157,16 +163,10 @@ def _seen_barrels(events: list[Visit], track: TrackConfig, rng: np.random.Genera
 
 def _missed_barrels(missed: np.ndarray, seen_barrels: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """Barrels of the missed visits per draw and month: like the seen ones, else the UN range."""
-    out = np.zeros_like(missed, dtype=float)
     n = missed.astype(int)
-    for d in range(n.shape[0]):
-        for m in range(n.shape[1]):
-            k = n[d, m]
-            if k == 0:
-                continue
-            if seen_barrels.shape[1]:
-                picks = rng.integers(0, seen_barrels.shape[1], k)
-                out[d, m] = seen_barrels[rng.integers(0, seen_barrels.shape[0], k), picks].sum()
-            else:
-                out[d, m] = rng.uniform(*UN_LOAD_BARRELS, k).sum()
-    return out
+    cell = np.repeat(np.arange(n.size), n.ravel())  # one entry per missed visit: its (draw, month) cell
+    if seen_barrels.shape[1]:
+        each = seen_barrels[rng.integers(0, seen_barrels.shape[0], cell.size), rng.integers(0, seen_barrels.shape[1], cell.size)]
+    else:
+        each = rng.uniform(*UN_LOAD_BARRELS, cell.size)
+    return np.bincount(cell, weights=each, minlength=n.size).reshape(n.shape)

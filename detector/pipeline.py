@@ -30,6 +30,7 @@ from .estimate import EstimateConfig
 from .events import TrackConfig
 from .loads import LoadsConfig, quote_table, run_loads
 from .measure import geojson_feature, vessel_rows
+from .engine import pick_device, torchrun_place
 from .model import decode, fuse_for_inference, load_model
 from .outputs import aggregate, count_rows, is_output_path, part_path, read_part, table, write_part
 from .predict import EDGE_MARGIN_PX, SceneDetections, merge, tile_to_scene
@@ -129,36 +130,22 @@ class _Pending:
     started: float
 
 
-class _Distributed:
-    """torchrun's rank and world size; a gloo group only for barriers (works beside NCCL too)."""
+class _Barriers:
+    """A gloo group among torchrun's ranks, only for barriers (it works beside NCCL too)."""
 
-    def __init__(self):
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        self.local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    def __init__(self, world_size: int):
+        self.world = world_size
         if self.world > 1 and not torch.distributed.is_initialized():
             # Ranks may finish hours apart on big jobs: the default 30 min would time out.
             torch.distributed.init_process_group("gloo", timeout=timedelta(hours=72))
 
-    def barrier(self) -> None:
+    def wait(self) -> None:
         if self.world > 1:
             torch.distributed.barrier()
 
     def close(self) -> None:
         if self.world > 1 and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
-
-
-def _device(name: str, local_rank: int) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(name)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise InputError("--device cuda was asked for but no CUDA device is available")
-        dev = torch.device("cuda", local_rank if dev.index is None else dev.index)
-        torch.cuda.set_device(dev)
-    return dev
 
 
 def _plan_config(cfg: InferConfig, tile_px: int) -> PlanConfig:
@@ -186,34 +173,38 @@ def run(cfg: InferConfig, log=print) -> int:
         raise InputError(f"{clash[0]} is an input inside the output folder it would be overwritten in; choose another --out")
     if not Path(cfg.model).is_file():
         raise InputError(f"{cfg.model}: model file not found")
-    dist = _Distributed()
+    place = torchrun_place()
+    barriers = _Barriers(place.world_size)
     try:
-        device = _device(cfg.device, dist.local_rank)
+        try:
+            device = pick_device(cfg.device, place.local_rank)
+        except ValueError as exc:
+            raise InputError(f"--device: {exc}") from None
         model, mcfg, meta = load_model(cfg.model, device)
         model_sha = _sha256(cfg.model)
         key = run_key(cfg, model_sha)
         plan = _plan_config(cfg, cfg.tile_px)
         # NHWC is what oneDNN (CPU) and tensor cores (CUDA) run fastest: 1.46x on two CPU cores here.
         model = fuse_for_inference(model).to(memory_format=torch.channels_last)
-        mine = jobs[dist.rank::dist.world]
+        mine = jobs[place.rank::place.world_size]
         # A failed scene is tried again on a rerun (its file may have been fixed); a finished one is kept.
         todo = [j for j in mine if cfg.fresh or (read_part(out_dir, j.name, key) or {}).get("status") != "ok"]
         if cfg.fresh:
             for j in todo:
                 part_path(out_dir, j.name).unlink(missing_ok=True)
-        dist.barrier()  # no rank may see a part another is about to delete
-        show = not cfg.quiet and dist.rank == 0
+        barriers.wait()  # no rank may see a part another is about to delete
+        show = not cfg.quiet and place.rank == 0
         if show and len(todo) < len(mine):
             log(f"resuming: {len(mine) - len(todo)} of {len(mine)} scenes already finished in {out_dir}")
         timing = _process(todo, cfg, plan, model, mcfg, device, out_dir, key, show)
-        dist.barrier()
-        if dist.rank != 0:
+        barriers.wait()
+        if place.rank != 0:
             return 0
         parts = [read_part(out_dir, j.name, key) or _missing(j) for j in jobs]
         record = {
             "tool": "vostochny-detector", "version": __version__,
             "model": {"path": str(cfg.model), "sha256": model_sha, "config": asdict(mcfg), "meta": meta},
-            "config": asdict(cfg), "run_key": key, "world_size": dist.world, "device": str(device),
+            "config": asdict(cfg), "run_key": key, "world_size": place.world_size, "device": str(device),
             "rank0_timing_s": {**timing, "total": round(time.perf_counter() - t_start, 3)},
             "scenes": [{k: p.get(k) for k in ("scene", "path", "status", "error", "datetime", "crs", "gsd_m", "work_gsd_m",
                                               "tiles", "vessels_found", "tankers", "seconds")} for p in parts],
@@ -232,7 +223,7 @@ def run(cfg: InferConfig, log=print) -> int:
             log(_summary(parts, out_dir, time.perf_counter() - t_start))
         return 0 if all(p["status"] == "ok" for p in parts) else 1
     finally:
-        dist.close()
+        barriers.close()
 
 
 def loads_config(cfg: InferConfig) -> LoadsConfig:

@@ -252,10 +252,6 @@ class Scene:
         out_valid[: tile.out_height, : tile.out_width] = valid
         return out, out_valid
 
-    def valid_share(self, area_px, max_px: int = 256) -> float:
-        """Share (0-1) of ``area_px`` (scene-pixel geometry) covered by valid, non-nodata pixels."""
-        return self.area_shares(area_px, max_px)[0]
-
     def area_shares(self, area_px, max_px: int = 256) -> tuple[float, float]:
         """Shares (0-1) of ``area_px`` that are valid, and valid and not cloud-white.
 

@@ -46,7 +46,7 @@ def draw_timeline(path: str | os.PathLike, result: LoadsResult, cap_barrels: flo
     months = [e for e in result.estimates if e.period != "total" and e.draws is not None]
     if months:
         cum = np.cumsum(np.stack([m.draws for m in months], axis=1), axis=1)
-        ends = [min(result.end, _month_end(m.period, result.end)) for m in months]
+        ends = [m.end for m in months]
         lo, med, hi = (np.quantile(cum, q, axis=0) for q in (0.05, 0.5, 0.95))
         bottom.fill_between([result.start] + ends, [0, *lo], [0, *hi], color="#1f77b4", alpha=0.2, label="corrected, 90 % interval")
         bottom.plot([result.start] + ends, [0, *med], "o-", color="#1f77b4", ms=3, label="corrected, median (month ends)")
@@ -61,10 +61,3 @@ def draw_timeline(path: str | os.PathLike, result: LoadsResult, cap_barrels: flo
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", pil_kwargs={"compress_level": 6})
 
-
-def _month_end(period: str, end):
-    from datetime import datetime, timezone
-
-    y, m = (int(x) for x in period.split("-"))
-    nxt = datetime(y + (m == 12), m % 12 + 1, 1, tzinfo=timezone.utc)
-    return nxt if nxt < end else end

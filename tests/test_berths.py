@@ -76,9 +76,9 @@ def test_valid_share_sees_a_nodata_swath(make_geotiff):
     data = np.full((3, 100, 100), 120, np.uint8)
     data[:, :, :30] = 0  # nodata swath over the left 30 columns
     with Scene(make_geotiff(dtype="uint8", width=100, height=100, nodata=0, data=data)) as scene:
-        assert scene.valid_share(shapely.box(50, 10, 90, 90)) == 1.0
-        assert abs(scene.valid_share(shapely.box(0, 0, 60, 100)) - 0.5) < 0.03
-        assert scene.valid_share(shapely.box(0, 0, 20, 100)) == 0.0
+        assert scene.area_shares(shapely.box(50, 10, 90, 90))[0] == 1.0
+        assert abs(scene.area_shares(shapely.box(0, 0, 60, 100))[0] - 0.5) < 0.03
+        assert scene.area_shares(shapely.box(0, 0, 20, 100))[0] == 0.0
 
 
 def test_clear_share_sees_a_white_cloud_over_water(make_geotiff):
