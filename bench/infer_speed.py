@@ -80,7 +80,7 @@ def sahi_once(scene: Path, out_json: Path, threads: int) -> None:
                                     "durations": result.durations_in_seconds}))
 
 
-def score(truth_csv: Path, corners: np.ndarray, scores: np.ndarray) -> dict:
+def score(truth_csv: Path, corners: np.ndarray, scores: np.ndarray, gsd_m: float = GSD_M) -> dict:
     """Oriented AP50, recall and length MAE against the truth (cloud-hidden truth ignored)."""
     from detector.evaluate import SceneResult, evaluate
     from detector.records import POLYGON_COLUMNS, read_csv
@@ -89,7 +89,7 @@ def score(truth_csv: Path, corners: np.ndarray, scores: np.ndarray) -> dict:
     true = np.array([[float(r[c]) for c in POLYGON_COLUMNS] for r in rows]).reshape(-1, 4, 2)
     ignore = np.array([r["cloud_hidden"] == "True" for r in rows], bool)
     types = np.array([0 if r["vessel_type"] == "tanker" else 1 for r in rows])
-    res = SceneResult("scene", GSD_M, corners.reshape(-1, 4, 2), scores, np.full(len(scores), 0.5), true,
+    res = SceneResult("scene", gsd_m, corners.reshape(-1, 4, 2), scores, np.full(len(scores), 0.5), true,
                       np.ones(len(rows), bool), types, ignore)
     report = evaluate([res], score_threshold=0.3)["all"]
     return {k: report.get(k) for k in ("vessels", "ap50", "recall", "precision", "length_mae_m")}

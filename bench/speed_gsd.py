@@ -1,0 +1,277 @@
+"""Speed and peak memory at 0.5, 3 and 10 m: ``infer.py`` against SAHI around torchvision's
+Faster R-CNN MobileNetV3-FPN and SAHI around Ultralytics YOLO11n-OBB, on the same scenes,
+interleaved; and model throughput in tiles per second for all three, interleaved in one process.
+
+End to end: one synthetic Vostochny scene per GSD (SkySat-like 0.5 m, PlanetScope-like 3 m,
+Sentinel-2-like 10 m), each the same number of pixels, with exact truth; rendered once into
+--work. Every run is a fresh process timed from start to exit; the tools take turns within each
+repeat so machine noise hits all alike. Peak memory is the peak RSS of the largest process (its
+kernel high-water mark VmHWM, read every 0.1 s; not wait4's ru_maxrss, which counts the parent's
+memory at fork) and the peak PSS of the whole process tree (workers included, shared pages once).
+
+The peers read the whole scene with the same reader and stretch as ours, then slice it at its
+native GSD, as a user of SAHI would: 512 px slices, SAHI's default 0.2 overlap, each model's
+input set to the slice size. The Faster R-CNN is untrained (nothing may be downloaded): its time
+is real, its accuracy is that of random weights, so it gets a 0.9 confidence threshold to keep
+random boxes from flooding SAHI's merge. YOLO11n-OBB is the one trained for 20 minutes by
+``bench/yolo_vs_ours.py`` (its weights in --yolo-weights), at a 0.05 threshold.
+
+Tiles per second: each model's own inference call on 512 x 512 tiles, batch 1, in rounds that
+take turns: ours (forward and decode, BatchNorm folded, channels-last, as ``infer.py`` runs it),
+Faster R-CNN (``model([tile])``, its transform, heads and NMS) and YOLO (``YOLO.predict``:
+letterbox, forward, rotated NMS).
+
+    python bench/speed_gsd.py --threads 2 --repeats 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from infer_memory import tree_rss_bytes  # noqa: E402
+from infer_speed import score  # noqa: E402
+
+SENSOR_FOR_GSD = {0.5: "skysat", 3.0: "planetscope", 10.0: "sentinel2"}
+SLICE_PX = 512
+TOOLS = ("ours", "sahi_frcnn", "sahi_yolo")
+TOOL_NAMES = {"ours": "ours, `infer.py --aoi whole`", "sahi_frcnn": "SAHI + Faster R-CNN MobileNetV3-FPN (untrained)",
+              "sahi_yolo": "SAHI + YOLO11n-OBB (20 min trained)"}
+
+
+def make_scene(work: Path, gsd_m: float, size_px: int) -> tuple[Path, Path]:
+    """A square ``size_px`` scene at ``gsd_m`` and its truth (wholly visible vessels), kept once made."""
+    from detector.records import TRUTH_COLUMNS, write_csv
+    from detector.scene import write_geotiff
+    from detector.synth.compose import random_spec, render
+    from detector.synth.sensor import Weather
+
+    tif, truth = work / f"vostochny_{gsd_m:g}m_{size_px}px.tif", work / f"truth_{gsd_m:g}m_{size_px}px.csv"
+    if tif.exists() and truth.exists():
+        return tif, truth
+    spec = random_spec(11, 0, gsd_m=gsd_m, size_px=size_px, sensor=SENSOR_FOR_GSD[gsd_m])
+    scene = render(dataclasses.replace(spec, weather=Weather(0.0, 0.05, 1), name=tif.stem))
+    write_geotiff(tif, scene.data, scene.crs, scene.transform, nodata=scene.nodata, colorinterp=scene.colorinterp,
+                  tags={"TIFFTAG_DATETIME": scene.when.strftime("%Y:%m:%d %H:%M:%S")})
+    write_csv(truth, [r for r in scene.labels if not r["truncated"]], TRUTH_COLUMNS)
+    return tif, truth
+
+
+def _read_native(scene: Path) -> np.ndarray:
+    """The whole scene as (rows, cols, 3) uint8 RGB at its native GSD, stretched as ours reads it."""
+    from detector.scene import Scene
+
+    with Scene(scene) as s:
+        rgb, _ = s.read_box((0, 0, s.info.width, s.info.height), (s.info.height, s.info.width))
+    return (rgb.transpose(1, 2, 0) * 255).astype(np.uint8)
+
+
+def peer_once(tool: str, scene: Path, out_json: Path, threads: int, yolo_weights: Path) -> None:
+    """One peer run in its own process: read, slice, predict, merge, write polygons and scores."""
+    import torch
+    from sahi.predict import get_sliced_prediction
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    t0 = time.perf_counter()
+    image = _read_native(scene)
+    if tool == "sahi_frcnn":
+        from sahi.models.torchvision import TorchVisionDetectionModel
+        from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
+
+        net = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=2, min_size=SLICE_PX, max_size=SLICE_PX)
+        model = TorchVisionDetectionModel(model=net, device="cpu", confidence_threshold=0.9,
+                                          category_mapping={"0": "background", "1": "vessel"}, load_at_init=True)
+    else:
+        from sahi.models.ultralytics import UltralyticsDetectionModel
+
+        model = UltralyticsDetectionModel(model_path=str(yolo_weights), device="cpu", confidence_threshold=0.05,
+                                          image_size=SLICE_PX, load_at_init=True)
+    result = get_sliced_prediction(image, model, slice_height=SLICE_PX, slice_width=SLICE_PX, overlap_height_ratio=0.2,
+                                   overlap_width_ratio=0.2, verbose=0)
+    polys, scores = [], []
+    for p in result.object_prediction_list:
+        seg = p.mask.segmentation if p.mask is not None else None
+        if seg and len(seg[0]) == 8:
+            polys.append(seg[0])
+        else:
+            x0, y0, x1, y1 = p.bbox.to_xyxy()
+            polys.append([x0, y0, x1, y0, x1, y1, x0, y1])
+        scores.append(float(p.score.value))
+    out_json.write_text(json.dumps({"polygons": polys, "scores": scores, "total_s": time.perf_counter() - t0}))
+
+
+def timed_run(cmd: list[str], env: dict) -> tuple[float, int, int]:
+    """Run ``cmd`` to its end: (wall s, peak RSS of its largest process, peak PSS of its tree) in bytes."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env)
+    peak_pss, peak_rss, done = [0], [0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            pss = tree_rss_bytes(proc.pid)
+            peak_pss[0] = max(peak_pss[0], sum(pss.values()))
+            peak_rss[0] = max([peak_rss[0]] + [high_water_bytes(p) for p in pss])
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    proc.wait()
+    wall = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
+    return wall, peak_rss[0], peak_pss[0]
+
+
+def high_water_bytes(pid: int) -> int:
+    """Peak resident memory of one process since it started its program (VmHWM, Linux), 0 if gone."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+def scene_table(args) -> list[str]:
+    """End-to-end rows per GSD and tool."""
+    from detector.records import POLYGON_COLUMNS, read_csv
+
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    lines = ["| GSD (m) | scene | tool | end to end (s), best | runs (s) | peak RSS (GB) | peak PSS, tree (GB) | AP50 | recall |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for gsd in args.gsds:
+            tif, truth = make_scene(args.work, gsd, args.size)
+            runs = {t: [] for t in TOOLS}
+            for rep in range(args.repeats):
+                for tool in TOOLS:
+                    if tool == "ours":
+                        cmd = [sys.executable, str(ROOT / "infer.py"), str(tif), "--aoi", "whole", "--berths", "none",
+                               "--threads", str(args.threads), "--workers", "1", "--out", str(tmp / "ours"), "--fresh", "--quiet"]
+                    else:
+                        cmd = [sys.executable, __file__, "--threads", str(args.threads), "--yolo-weights", str(args.yolo_weights),
+                               "--peer-once", tool, str(tif), str(tmp / f"{tool}.json")]
+                    runs[tool].append(timed_run(cmd, env))
+                    print(f"{gsd:g} m, repeat {rep + 1}, {tool}: {runs[tool][-1][0]:.1f} s", flush=True)
+            dets = read_csv(tmp / "ours" / "detections.csv")
+            found = {"ours": (np.array([[float(d[c]) for c in POLYGON_COLUMNS] for d in dets]).reshape(-1, 8),
+                              np.array([float(d["score"]) for d in dets]))}
+            for tool in TOOLS[1:]:
+                r = json.loads((tmp / f"{tool}.json").read_text())
+                found[tool] = (np.array(r["polygons"], np.float64).reshape(-1, 8), np.array(r["scores"]))
+            for tool in TOOLS:
+                acc = score(truth, found[tool][0], found[tool][1], gsd_m=gsd)
+                walls = [w for w, _, _ in runs[tool]]
+                rss, pss = max(r for _, r, _ in runs[tool]), max(p for _, _, p in runs[tool])
+                lines.append(f"| {gsd:g} | {args.size} px, {acc['vessels']} vessels | {TOOL_NAMES[tool]} | {min(walls):.1f} | "
+                             f"{', '.join(f'{w:.1f}' for w in walls)} | {rss / 1e9:.2f} | {pss / 1e9:.2f} | "
+                             f"{acc['ap50']:.2f} | {acc['recall']:.2f} |")
+            print("\n".join(lines[-3:]), flush=True)
+    return lines
+
+
+def tiles_table(args) -> list[str]:
+    """Tiles per second for each model's inference call, rounds taking turns, median of rounds."""
+    import torch
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
+    from ultralytics import YOLO
+
+    from detector.model import decode, fuse_for_inference, load_model
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    tile = torch.rand(1, 3, SLICE_PX, SLICE_PX)
+    tile_u8 = (tile[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    ours, cfg, _ = load_model(ROOT / "models" / "vostochny_default.pt")
+    ours = fuse_for_inference(ours).to(memory_format=torch.channels_last)
+    frcnn = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=2, min_size=SLICE_PX,
+                                              max_size=SLICE_PX).eval()
+    yolo = YOLO(str(args.yolo_weights))
+
+    def call(name):
+        with torch.inference_mode():
+            if name == "ours":
+                decode(ours(tile.contiguous(memory_format=torch.channels_last)), cfg.stride)
+            elif name == "frcnn":
+                frcnn([tile[0]])
+            else:
+                yolo.predict(tile_u8, imgsz=SLICE_PX, conf=0.05, device="cpu", verbose=False)
+
+    def millions(module):
+        return sum(q.numel() for q in module.parameters()) / 1e6
+
+    names = {"ours": f"ours (ResNet-18 trunk, FPN, dense head), {millions(ours):.1f} M parameters",
+             "frcnn": f"Faster R-CNN MobileNetV3-FPN, {millions(frcnn):.1f} M parameters",
+             "yolo": f"YOLO11n-OBB, {millions(yolo.model):.1f} M parameters"}
+    rates = {n: [] for n in names}
+    for n in names:
+        for _ in range(2):  # warm-up: first calls allocate and pick kernels
+            call(n)
+    for _ in range(args.rounds):
+        for n in names:
+            count, t0 = 0, time.perf_counter()
+            while time.perf_counter() - t0 < args.seconds:
+                call(n)
+                count += 1
+            rates[n].append(count / (time.perf_counter() - t0))
+    lines = [f"| model, {SLICE_PX} x {SLICE_PX} tile, batch 1 | tiles/s, median of {args.rounds} rounds | rounds |", "|---|---|---|"]
+    for n, label in names.items():
+        lines.append(f"| {label} | {statistics.median(rates[n]):.2f} | {', '.join(f'{r:.2f}' for r in rates[n])} |")
+    return lines
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--size", type=int, default=4096, help="scene side in pixels at every GSD")
+    p.add_argument("--gsds", type=float, nargs="*", default=[0.5, 3.0, 10.0], choices=sorted(SENSOR_FOR_GSD))
+    p.add_argument("--rounds", type=int, default=3, help="tiles-per-second rounds")
+    p.add_argument("--seconds", type=float, default=10.0, help="seconds per model per round")
+    p.add_argument("--skip-scenes", action="store_true", help="only the tiles-per-second table")
+    p.add_argument("--work", type=Path, default=ROOT / "outputs" / "bench")
+    p.add_argument("--yolo-weights", type=Path, default=ROOT / "outputs" / "bench" / "yolo" / "runs" / "budget" / "weights" / "last.pt")
+    p.add_argument("--peer-once", nargs=3, metavar=("TOOL", "SCENE", "OUT_JSON"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if not args.yolo_weights.is_file():
+        p.error(f"{args.yolo_weights} not found: train it with `python bench/yolo_vs_ours.py train` first")
+    if args.peer_once:
+        peer_once(args.peer_once[0], Path(args.peer_once[1]), Path(args.peer_once[2]), args.threads, args.yolo_weights)
+        return 0
+    args.work.mkdir(parents=True, exist_ok=True)
+    out = []
+    if not args.skip_scenes:
+        out += scene_table(args) + [""]
+    out += tiles_table(args)
+    print(f"\n{platform.processor() or platform.machine()}, {args.threads} threads, {os.cpu_count()} cores visible, no GPU used")
+    print("\n".join(out))
+    gsds = " ".join(f"{g:g}" for g in args.gsds)
+    print(f"\nreproduce: python bench/speed_gsd.py --threads {args.threads} --repeats {args.repeats} --size {args.size} "
+          f"--gsds {gsds} --rounds {args.rounds} --seconds {args.seconds:g}{' --skip-scenes' if args.skip_scenes else ''}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
