@@ -103,7 +103,9 @@ def _angle_diff_deg(a_rad: np.ndarray, b_rad: np.ndarray) -> np.ndarray:
 
 def summarise(results: list[SceneResult], score_threshold: float) -> dict:
     """All metrics for ``results``: AP50, AP50:95, and at ``score_threshold`` recall, precision,
-    length MAE (m), heading error (deg, bow known), type accuracy and per-scene counts."""
+    length MAE and mean signed length error (m; a bias moves every hull class and barrel figure
+    the same way, noise mostly cancels), heading error (deg, bow known), type accuracy and
+    per-scene counts."""
     out = {"scenes": len(results), "vessels": int(sum((~r.true_ignore).sum() for r in results))}
     out["ap50"] = average_precision(results, 0.5)
     out["ap50_95"] = float(np.nanmean([average_precision(results, t) for t in IOU_THRESHOLDS])) if results else float("nan")
@@ -120,7 +122,7 @@ def summarise(results: list[SceneResult], score_threshold: float) -> dict:
         count_err.append(int((~ignored).sum()) - int((~r.true_ignore).sum()))
         if real.any():
             po, to = corners_to_obb(pc[real]), corners_to_obb(r.true_corners[matched[real]])
-            length_err += list(np.abs(po[:, 2] - to[:, 2]) * (r.scene_gsd_m or r.gsd_m))
+            length_err += list((po[:, 2] - to[:, 2]) * (r.scene_gsd_m or r.gsd_m))
             bow = r.true_has_bow[matched[real]]
             heading_err += list(_angle_diff_deg(po[bow, 4], to[bow, 4]))
             ttype = r.true_type[matched[real]]
@@ -129,7 +131,8 @@ def summarise(results: list[SceneResult], score_threshold: float) -> dict:
     out.update(
         score_threshold=score_threshold,
         recall=tp / max(tp + fn, 1), precision=tp / max(tp + fp, 1),
-        length_mae_m=float(np.mean(length_err)) if length_err else float("nan"),
+        length_mae_m=float(np.mean(np.abs(length_err))) if length_err else float("nan"),
+        length_bias_m=float(np.mean(length_err)) if length_err else float("nan"),
         heading_mae_deg=float(np.mean(heading_err)) if heading_err else float("nan"),
         heading_within_30deg=float(np.mean(np.asarray(heading_err) <= 30)) if heading_err else float("nan"),
         type_accuracy=float(np.mean(type_ok)) if type_ok else float("nan"),

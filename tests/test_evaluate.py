@@ -80,6 +80,7 @@ def test_perfect_detections_and_metric_units():
     assert r["ap50"] == pytest.approx(1.0)
     assert r["recall"] == 1.0 and r["precision"] == 1.0
     assert r["length_mae_m"] == pytest.approx((2.0 + 1.0) / 2 * 3.0)
+    assert r["length_bias_m"] == pytest.approx((2.0 - 1.0) / 2 * 3.0)  # one 6 m long, one 3 m short
     assert r["heading_mae_deg"] == pytest.approx(90.0)  # 180 and 0
     assert r["type_accuracy"] == 0.5
     assert r["count_exact"] == 1.0
