@@ -77,3 +77,20 @@ def test_unknown_bow_and_type_are_masked():
     obb = np.array([[32.0, 32.0, 40.0, 8.0, 0.0]])
     t = encode(obb, np.zeros(1, bool), np.full(1, -1), (64, 64), STRIDE)
     assert float(t["bow_w"].sum()) == 0 and float(t["type_w"].sum()) == 0 and float(t["reg_w"].sum()) > 0
+
+
+def test_bow_is_voted_by_cells_fore_and_aft_of_the_centre():
+    # A 120 px hull heading along +x whose centre cell is unsure of its bow (a small vector the
+    # wrong way), while the cells a fifth of the length fore and aft see it clearly.
+    obb = np.array([[64.0, 64.0, 120.0, 16.0, 0.0]])
+    t = encode(obb, np.ones(1, bool), np.zeros(1, int), (128, 128), STRIDE)
+    out = perfect_output(t)
+    out["bow"] = torch.zeros_like(out["bow"])
+    centre = (int(64 / STRIDE), int(64 / STRIDE))
+    out["bow"][0, 0, centre[0], centre[1]] = -0.2
+    for dx_px in (-24, 24):
+        out["bow"][0, 0, centre[0], centre[1] + dx_px // STRIDE] = 0.9
+    dets = decode(out, STRIDE, score_threshold=0.5)[0]
+    assert len(dets.score) == 1
+    assert abs(float(dets.obb[0, 4])) < 1e-3  # +x, as the two outer cells say
+    assert float(dets.bow_confidence[0]) == pytest.approx((0.9 + 0.9 - 0.2) / 3, abs=1e-5)
