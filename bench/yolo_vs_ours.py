@@ -12,6 +12,11 @@ last finished epoch counts); YOLO stops itself (its ``time`` argument).
     python bench/yolo_data.py coco:../shared/data/sen2ships/labels.json --out outputs/bench/yolo/sen2ships
     python bench/yolo_vs_ours.py train --minutes 20
     python bench/yolo_vs_ours.py score
+
+A run is named (``--name``, default ``budget``), so runs of other budgets or seeds sit side by side:
+
+    python bench/yolo_vs_ours.py train --minutes 45 --seed 1 --name budget45
+    python bench/yolo_vs_ours.py score --name budget45
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ WORK = ROOT / "outputs" / "bench"
 YOLO_DIR = WORK / "yolo"
 
 
-def train(minutes: float) -> None:
+def train(minutes: float, name: str, seed: int) -> None:
     """Start both trainings at once, one thread each, and stop ours at the budget."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     (YOLO_DIR / "data.yaml").write_text(f"path: {YOLO_DIR}\ntrain: train/images\nval: val/images\nnames:\n  0: vessel\n")
@@ -41,19 +46,19 @@ def train(minutes: float) -> None:
         "from ultralytics import YOLO\n"
         f"m = YOLO('yolo11n-obb.yaml')\n"
         f"m.train(data='{YOLO_DIR / 'data.yaml'}', epochs=1000, time={minutes / 60.0}, imgsz=416, batch=16, workers=0,"
-        f" device='cpu', plots=False, val=False, amp=False, pretrained=False, seed=0, deterministic=True,"
-        f" project='{YOLO_DIR / 'runs'}', name='budget', exist_ok=True, verbose=False)\n"
+        f" device='cpu', plots=False, val=False, amp=False, pretrained=False, seed={seed}, deterministic=True,"
+        f" project='{YOLO_DIR / 'runs'}', name='{name}', exist_ok=True, verbose=False)\n"
     )
     # Our schedule (warm-up, cosine) is laid over --epochs, so the budget sets it: an epoch of
     # 400 tiles takes about 80 s on one thread here. YOLO fits its own schedule to ``time``.
     epochs = max(1, int(minutes * 60 / 80))
     ours_cmd = [sys.executable, str(ROOT / "train.py"), "--data", "synth:2000:1000", "--epochs", str(epochs),
-                "--draws-per-epoch", "400", "--batch-size", "16", "--workers", "0", "--threads", "1", "--seed", "0",
-                "--out", str(WORK / "ours_budget"), "--cache-dir", str(ROOT / "outputs" / "cache"), "--quiet"]
+                "--draws-per-epoch", "400", "--batch-size", "16", "--workers", "0", "--threads", "1", "--seed", str(seed),
+                "--out", str(WORK / f"ours_{name}"), "--cache-dir", str(ROOT / "outputs" / "cache"), "--quiet"]
     t0 = time.perf_counter()
     yolo = subprocess.Popen([sys.executable, "-c", yolo_code], env=env, cwd=YOLO_DIR,
-                            stdout=open(WORK / "yolo_train.log", "w"), stderr=subprocess.STDOUT)
-    ours = subprocess.Popen(ours_cmd, env=env, stdout=open(WORK / "ours_train.log", "w"), stderr=subprocess.STDOUT)
+                            stdout=open(WORK / f"yolo_{name}_train.log", "w"), stderr=subprocess.STDOUT)
+    ours = subprocess.Popen(ours_cmd, env=env, stdout=open(WORK / f"ours_{name}_train.log", "w"), stderr=subprocess.STDOUT)
     while time.perf_counter() - t0 < minutes * 60 and ours.poll() is None:
         time.sleep(5)
     ours.terminate()
@@ -80,7 +85,7 @@ def _yolo_results(weights: Path, data_dir: Path):
     return out
 
 
-def score() -> None:
+def score(name: str) -> None:
     """Oriented AP50 and length MAE of both models on the held-out synthetic scenes and sen2ships."""
     import torch
 
@@ -96,8 +101,8 @@ def score() -> None:
         "synthetic, held-out seeds (0.3-10 m)": (["truth:outputs/cache/synth-test-fine-s7-n40", "truth:outputs/cache/synth-test-10m-s8-n40"], YOLO_DIR / "val"),
         "sen2ships, real Sentinel-2 (10 m)": (["coco:../shared/data/sen2ships/labels.json"], YOLO_DIR / "sen2ships"),
     }
-    yolo_w = YOLO_DIR / "runs" / "budget" / "weights" / "last.pt"
-    ours_w = WORK / "ours_budget" / "last.pt"
+    yolo_w = YOLO_DIR / "runs" / name / "weights" / "last.pt"
+    ours_w = WORK / f"ours_{name}" / "last.pt"
     model, mcfg, _ = load_model(ours_w)
     print("| data | model | AP50 | recall at 0.3 | length MAE (m) |")
     print("|---|---|---|---|---|")
@@ -118,7 +123,7 @@ def score() -> None:
         a = ours["all"]
         print(f"| {label} | ours | {a['ap50']:.3f} | {a['recall']:.2f} | {a['length_mae_m']:.1f} |")
         print(f"| {label} | YOLO11n-OBB | {theirs['ap50']:.3f} | {theirs['recall']:.2f} | {theirs['length_mae_m']:.1f} |", flush=True)
-    print("\nreproduce: see the commands at the top of bench/yolo_vs_ours.py")
+    print(f"\nreproduce: see the commands at the top of bench/yolo_vs_ours.py (run name {name})")
 
 
 def main() -> int:
@@ -126,12 +131,15 @@ def main() -> int:
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
     t.add_argument("--minutes", type=float, default=20.0)
-    sub.add_parser("score")
+    t.add_argument("--seed", type=int, default=0, help="seed of both trainings")
+    t.add_argument("--name", default="budget", help="run name: outputs/bench/ours_NAME and yolo/runs/NAME")
+    sc = sub.add_parser("score")
+    sc.add_argument("--name", default="budget")
     args = p.parse_args()
     if args.cmd == "train":
-        train(args.minutes)
+        train(args.minutes, args.name, args.seed)
     else:
-        score()
+        score(args.name)
     return 0
 
 
