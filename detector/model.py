@@ -140,7 +140,7 @@ def decode(out: dict[str, torch.Tensor], stride: int, score_threshold: float = 0
         def at(name):
             return out[name][i].float().flatten(1)[:, cells]
 
-        off, size, axis, bow = at("offset"), at("size"), at("axis"), at("bow")
+        off, size, axis = at("offset"), at("size"), at("axis")
         cx = (col.float() + 0.5 + off[0]) * stride
         cy = (row.float() + 0.5 + off[1]) * stride
         length = torch.exp(size[0].clamp(-3, 6)) * stride
