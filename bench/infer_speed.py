@@ -54,25 +54,38 @@ def make_scene(work: Path) -> tuple[Path, Path]:
     return tif, truth
 
 
+def read_native(scene: Path) -> np.ndarray:
+    """The whole scene as (rows, cols, 3) uint8 RGB at its native GSD, with the same reader and
+    stretch as ours: what a peer that takes a whole image is given."""
+    from detector.scene import Scene
+
+    with Scene(scene) as s:
+        rgb, _ = s.read_box((0, 0, s.info.width, s.info.height), (s.info.height, s.info.width))
+    return (rgb.transpose(1, 2, 0) * 255).astype(np.uint8)
+
+
+def sahi_frcnn(slice_px: int = 512):
+    """SAHI's wrapper around an untrained torchvision Faster R-CNN MobileNetV3-FPN, its input
+    size set to the slice, with a 0.9 threshold so random scores do not flood the merge."""
+    from sahi.models.torchvision import TorchVisionDetectionModel
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
+
+    net = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=2, min_size=slice_px, max_size=slice_px)
+    return TorchVisionDetectionModel(model=net, device="cpu", confidence_threshold=0.9,
+                                     category_mapping={"0": "background", "1": "vessel"}, load_at_init=True)
+
+
 def sahi_once(scene: Path, out_json: Path, threads: int) -> None:
     """One SAHI run (in its own process): read the scene, slice, predict, merge, write boxes."""
     import torch
-    from sahi.models.torchvision import TorchVisionDetectionModel
     from sahi.predict import get_sliced_prediction
-    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
-
-    from detector.scene import Scene
 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    with Scene(scene) as s:  # the same stretch and reader as ours, whole scene at native GSD
-        rgb, _ = s.read_box((0, 0, s.info.width, s.info.height), (s.info.height, s.info.width))
-    image = (rgb.transpose(1, 2, 0) * 255).astype(np.uint8)
+    image = read_native(scene)
     t_read = time.perf_counter() - t0
-    net = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=2, min_size=512, max_size=512)
-    model = TorchVisionDetectionModel(model=net, device="cpu", confidence_threshold=0.9,
-                                      category_mapping={"0": "background", "1": "vessel"}, load_at_init=True)
+    model = sahi_frcnn()
     result = get_sliced_prediction(image, model, slice_height=512, slice_width=512, overlap_height_ratio=0.2,
                                    overlap_width_ratio=0.2, verbose=0)
     boxes = [[*p.bbox.to_xyxy(), p.score.value] for p in result.object_prediction_list]

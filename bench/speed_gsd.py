@@ -46,7 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 from infer_memory import tree_rss_bytes  # noqa: E402
-from infer_speed import score  # noqa: E402
+from infer_speed import read_native, sahi_frcnn, score  # noqa: E402
 
 SENSOR_FOR_GSD = {0.5: "skysat", 3.0: "planetscope", 10.0: "sentinel2"}
 SLICE_PX = 512
@@ -73,15 +73,6 @@ def make_scene(work: Path, gsd_m: float, size_px: int) -> tuple[Path, Path]:
     return tif, truth
 
 
-def _read_native(scene: Path) -> np.ndarray:
-    """The whole scene as (rows, cols, 3) uint8 RGB at its native GSD, stretched as ours reads it."""
-    from detector.scene import Scene
-
-    with Scene(scene) as s:
-        rgb, _ = s.read_box((0, 0, s.info.width, s.info.height), (s.info.height, s.info.width))
-    return (rgb.transpose(1, 2, 0) * 255).astype(np.uint8)
-
-
 def peer_once(tool: str, scene: Path, out_json: Path, threads: int, yolo_weights: Path) -> None:
     """One peer run in its own process: read, slice, predict, merge, write polygons and scores."""
     import torch
@@ -90,14 +81,9 @@ def peer_once(tool: str, scene: Path, out_json: Path, threads: int, yolo_weights
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     t0 = time.perf_counter()
-    image = _read_native(scene)
+    image = read_native(scene)
     if tool == "sahi_frcnn":
-        from sahi.models.torchvision import TorchVisionDetectionModel
-        from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
-
-        net = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=2, min_size=SLICE_PX, max_size=SLICE_PX)
-        model = TorchVisionDetectionModel(model=net, device="cpu", confidence_threshold=0.9,
-                                          category_mapping={"0": "background", "1": "vessel"}, load_at_init=True)
+        model = sahi_frcnn(SLICE_PX)
     else:
         from sahi.models.ultralytics import UltralyticsDetectionModel
 
