@@ -139,13 +139,14 @@ def high_water_bytes(pid: int) -> int:
     return 0
 
 
-def scene_table(args) -> list[str]:
-    """End-to-end rows per GSD and tool."""
+def scene_table(args) -> tuple[list[str], dict]:
+    """End-to-end rows per GSD and tool, and the best wall time (s) per ``(gsd, tool)``."""
     from detector.records import POLYGON_COLUMNS, read_csv
 
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     lines = ["| GSD (m) | scene | tool | end to end (s), best | runs (s) | peak RSS (GB) | peak PSS, tree (GB) | AP50 | recall |",
              "|---|---|---|---|---|---|---|---|---|"]
+    best = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         for gsd in args.gsds:
@@ -170,16 +171,18 @@ def scene_table(args) -> list[str]:
             for tool in TOOLS:
                 acc = score(truth, found[tool][0], found[tool][1], gsd_m=gsd)
                 walls = [w for w, _, _ in runs[tool]]
+                best[gsd, tool] = min(walls)
                 rss, pss = max(r for _, r, _ in runs[tool]), max(p for _, _, p in runs[tool])
                 lines.append(f"| {gsd:g} | {args.size} px, {acc['vessels']} vessels | {TOOL_NAMES[tool]} | {min(walls):.1f} | "
                              f"{', '.join(f'{w:.1f}' for w in walls)} | {rss / 1e9:.2f} | {pss / 1e9:.2f} | "
                              f"{acc['ap50']:.2f} | {acc['recall']:.2f} |")
             print("\n".join(lines[-3:]), flush=True)
-    return lines
+    return lines, best
 
 
-def tiles_table(args) -> list[str]:
-    """Tiles per second for each model's inference call, rounds taking turns, median of rounds."""
+def tiles_table(args) -> tuple[list[str], dict]:
+    """Tiles per second for each model's inference call, rounds taking turns, median of rounds;
+    the table and the medians by model label."""
     import torch
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
     from ultralytics import YOLO
@@ -225,7 +228,44 @@ def tiles_table(args) -> list[str]:
     lines = [f"| model, {SLICE_PX} x {SLICE_PX} tile, batch 1 | tiles/s, median of {args.rounds} rounds | rounds |", "|---|---|---|"]
     for n, label in names.items():
         lines.append(f"| {label} | {statistics.median(rates[n]):.2f} | {', '.join(f'{r:.2f}' for r in rates[n])} |")
-    return lines
+    return lines, {label.split(" (")[0].split(",")[0]: statistics.median(rates[n]) for n, label in names.items()}
+
+
+def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int) -> None:
+    """End-to-end seconds per GSD and tool (grouped bars) beside tiles per second per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from detector.atomic import atomic_path
+
+    colours = {"ours": "#c0392b", "sahi_yolo": "#2980b9", "sahi_frcnn": "#7f8c8d"}
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [2, 1]})
+    width = 0.8 / len(TOOLS)
+    for k, tool in enumerate(TOOLS):
+        xs = [i + (k - (len(TOOLS) - 1) / 2) * width for i in range(len(gsds))]
+        ys = [best.get((g, tool), float("nan")) for g in gsds]
+        bars = ax.bar(xs, ys, width, color=colours[tool], label=TOOL_NAMES[tool].replace("`", ""))
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks(range(len(gsds)), [f"{g:g} m" for g in gsds])
+    ax.set_ylabel("seconds per scene, lower is better")
+    ax.set_title("One scene per GSD, fresh process each run")
+    top = max([v for v in best.values()] or [1.0])
+    ax.set_ylim(0, top * 1.15)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
+    names = list(tiles)
+    bx.barh(names, [tiles[n] for n in names], color=["#c0392b", "#7f8c8d", "#2980b9"][:len(names)])
+    for i, n in enumerate(names):
+        bx.text(tiles[n], i, f" {tiles[n]:.1f}", va="center", fontsize=8)
+    bx.set_xlim(0, max(tiles.values()) * 1.2)
+    bx.set_xlabel("tiles of 512 px per second, higher is better")
+    bx.set_title("Model call alone, batch 1")
+    fig.suptitle(f"CPU, {threads} threads (bench/speed_gsd.py)", fontsize=10)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")  # keeps the legend under the axes
+    plt.close(fig)
 
 
 def main() -> int:
@@ -238,6 +278,7 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=10.0, help="seconds per model per round")
     p.add_argument("--skip-scenes", action="store_true", help="only the tiles-per-second table")
     p.add_argument("--work", type=Path, default=ROOT / "outputs" / "bench")
+    p.add_argument("--figure", type=Path, default=None, help="also draw the two tables into this PNG")
     p.add_argument("--yolo-weights", type=Path, default=ROOT / "outputs" / "bench" / "yolo" / "runs" / "budget" / "weights" / "last.pt")
     p.add_argument("--peer-once", nargs=3, metavar=("TOOL", "SCENE", "OUT_JSON"), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -247,15 +288,21 @@ def main() -> int:
         peer_once(args.peer_once[0], Path(args.peer_once[1]), Path(args.peer_once[2]), args.threads, args.yolo_weights)
         return 0
     args.work.mkdir(parents=True, exist_ok=True)
-    out = []
+    out, best = [], {}
     if not args.skip_scenes:
-        out += scene_table(args) + [""]
-    out += tiles_table(args)
+        lines, best = scene_table(args)
+        out += lines + [""]
+    lines, tiles = tiles_table(args)
+    out += lines
+    if args.figure is not None:
+        draw(args.figure, best, tiles, args.gsds, args.threads)
+        out += ["", f"figure: {args.figure}"]
     print(f"\n{platform.processor() or platform.machine()}, {args.threads} threads, {os.cpu_count()} cores visible, no GPU used")
     print("\n".join(out))
     gsds = " ".join(f"{g:g}" for g in args.gsds)
     print(f"\nreproduce: python bench/speed_gsd.py --threads {args.threads} --repeats {args.repeats} --size {args.size} "
-          f"--gsds {gsds} --rounds {args.rounds} --seconds {args.seconds:g}{' --skip-scenes' if args.skip_scenes else ''}")
+          f"--gsds {gsds} --rounds {args.rounds} --seconds {args.seconds:g}{' --skip-scenes' if args.skip_scenes else ''}"
+          f"{f' --figure {args.figure}' if args.figure else ''}")
     return 0
 
 
