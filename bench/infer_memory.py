@@ -14,11 +14,12 @@ import argparse
 import dataclasses
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,6 +75,61 @@ def tree_rss_bytes(pid: int) -> dict[int, int]:
     return rss
 
 
+def high_water_bytes(pid: int) -> int:
+    """Peak resident memory of one process since it started its program (VmHWM, Linux), 0 if gone.
+
+    Not wait4's or getrusage's ru_maxrss: a child's counts the memory of the parent it was forked
+    from, so a benchmark that rendered a scene first would see its own size in every run.
+    """
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return 0
+
+
+@dataclass
+class RunPeaks:
+    """Wall time and memory peaks (bytes) of one command and the processes it started."""
+
+    wall_s: float
+    pss_tree: int  # largest sum of PSS over the process tree (shared pages once)
+    pss_main: int  # the command's own process
+    pss_others: int  # its descendants (reader workers)
+    rss_largest: int  # largest VmHWM of any process in the tree
+
+
+def sampled_run(cmd: list[str], env: dict) -> RunPeaks:
+    """Run ``cmd`` to its end, sampling the memory of its process tree every 0.1 s; a failed
+    command ends the benchmark."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env)
+    peaks = RunPeaks(0.0, 0, 0, 0, 0)
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            pss = tree_rss_bytes(proc.pid)
+            peaks.pss_tree = max(peaks.pss_tree, sum(pss.values()))
+            peaks.pss_main = max(peaks.pss_main, pss.get(proc.pid, 0))
+            peaks.pss_others = max(peaks.pss_others, sum(v for k, v in pss.items() if k != proc.pid))
+            peaks.rss_largest = max([peaks.rss_largest] + [high_water_bytes(q) for q in pss])
+            done.wait(0.1)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    proc.wait()
+    peaks.wall_s = time.perf_counter() - t0
+    done.set()
+    sampler.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
+    return peaks
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--size", type=int, default=30000, help="scene side in pixels")
@@ -88,30 +144,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, str(ROOT / "infer.py"), str(scene), "--aoi", "whole", "--berths", "none",
                "--threads", str(args.threads), "--out", tmp, "--quiet", *args.extra]
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=dict(os.environ, OMP_NUM_THREADS=str(args.threads)))
-        peak, peak_main, peak_others = 0, 0, 0
-        while proc.poll() is None:
-            rss = tree_rss_bytes(proc.pid)
-            peak = max(peak, sum(rss.values()))
-            peak_main = max(peak_main, rss.get(proc.pid, 0))
-            peak_others = max(peak_others, sum(v for k, v in rss.items() if k != proc.pid))
-            time.sleep(0.1)
-        wall = time.perf_counter() - t0
-        # ru_maxrss (KiB on Linux): peak RSS of the largest process among the waited-for descendants.
-        max_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-        if proc.returncode != 0:
-            print(f"infer.py failed with exit code {proc.returncode}")
-            return 1
+        run = sampled_run(cmd, dict(os.environ, OMP_NUM_THREADS=str(args.threads)))
         record = json.loads((Path(tmp) / "run.json").read_text())
     s = record["scenes"][0]
     mpx = args.size * args.size / 1e6
     print("\n| scene | tiles | vessels | wall (s) | native Mpx/s | peak PSS, infer.py + workers (GB) |")
     print("|---|---|---|---|---|---|")
-    print(f"| {args.size} x {args.size} px at {GSD_M} m ({mpx:.0f} Mpx) | {s['tiles']} | {s['vessels_found']} | {wall:.0f} | "
-          f"{mpx / wall:.1f} | {peak / 1e9:.2f} |")
-    print(f"peaks apart (GB): infer.py {peak_main / 1e9:.2f}, its reader workers {peak_others / 1e9:.2f} (PSS); "
-          f"peak RSS of the largest process {max_rss / 1e9:.2f}")
+    print(f"| {args.size} x {args.size} px at {GSD_M} m ({mpx:.0f} Mpx) | {s['tiles']} | {s['vessels_found']} | {run.wall_s:.0f} | "
+          f"{mpx / run.wall_s:.1f} | {run.pss_tree / 1e9:.2f} |")
+    print(f"peaks apart (GB): infer.py {run.pss_main / 1e9:.2f}, its reader workers {run.pss_others / 1e9:.2f} (PSS); "
+          f"peak RSS of the largest process {run.rss_largest / 1e9:.2f} (VmHWM)")
     print(f"rank-0 split (s): {record['rank0_timing_s']}")
     extra = " --extra " + " ".join(args.extra) if args.extra else ""
     print(f"\nreproduce: python bench/infer_memory.py --size {args.size} --threads {args.threads}{extra}")

@@ -15,16 +15,14 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
-from infer_memory import make_big_scene, tree_rss_bytes  # noqa: E402
+from infer_memory import make_big_scene, sampled_run  # noqa: E402
 
 
 def run_infer(inputs: list[str], threads: int) -> tuple[float, int, dict]:
@@ -32,16 +30,8 @@ def run_infer(inputs: list[str], threads: int) -> tuple[float, int, dict]:
     with tempfile.TemporaryDirectory() as out:
         cmd = [sys.executable, str(ROOT / "infer.py"), *inputs, "--aoi", "whole", "--berths", "none", "--no-events",
                "--threads", str(threads), "--out", out, "--quiet"]
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=dict(os.environ, OMP_NUM_THREADS=str(threads)))
-        peak = 0
-        while proc.poll() is None:
-            peak = max(peak, sum(tree_rss_bytes(proc.pid).values()))
-            time.sleep(0.1)
-        wall = time.perf_counter() - t0
-        if proc.returncode != 0:
-            raise SystemExit(f"infer.py failed ({proc.returncode}) on {inputs[:2]}")
-        return wall, peak, json.loads((Path(out) / "run.json").read_text())
+        run = sampled_run(cmd, dict(os.environ, OMP_NUM_THREADS=str(threads)))
+        return run.wall_s, run.pss_tree, json.loads((Path(out) / "run.json").read_text())
 
 
 def main() -> int:

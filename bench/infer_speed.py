@@ -34,24 +34,39 @@ sys.path.insert(0, str(ROOT))
 WIDTH_PX, HEIGHT_PX, GSD_M = 8000, 6000, 0.5
 
 
-def make_scene(work: Path) -> tuple[Path, Path]:
-    """The 0.5 m test scene and its truth (vessels wholly inside), rendered once and kept."""
+def render_scene(tif: Path, truth: Path, seed: int, gsd_m: float, width_px: int, height_px: int, sensor: str) -> tuple[Path, Path]:
+    """A clear synthetic Vostochny scene and its truth (vessels wholly inside), rendered once and kept."""
     from detector.records import TRUTH_COLUMNS, write_csv
     from detector.scene import write_geotiff
     from detector.synth.compose import random_spec, render
     from detector.synth.sensor import Weather
 
-    tif, truth = work / "vostochny_0.5m_8000x6000.tif", work / "truth.csv"
     if tif.exists() and truth.exists():
         return tif, truth
-    spec = random_spec(3, 0, gsd_m=GSD_M, size_px=WIDTH_PX, sensor="skysat")
+    spec = random_spec(seed, 0, gsd_m=gsd_m, size_px=max(width_px, height_px), sensor=sensor)
     scene = render(dataclasses.replace(spec, weather=Weather(0.0, 0.05, 1), name=tif.stem))
-    data = scene.data[:, :HEIGHT_PX, :WIDTH_PX]
+    data = scene.data[:, :height_px, :width_px]
     write_geotiff(tif, data, scene.crs, scene.transform, nodata=scene.nodata, colorinterp=scene.colorinterp,
                   tags={"TIFFTAG_DATETIME": scene.when.strftime("%Y:%m:%d %H:%M:%S")})
-    inside = [r for r in scene.labels if max(float(r[f"y{k}_px"]) for k in range(1, 5)) < HEIGHT_PX and not r["truncated"]]
+    inside = [r for r in scene.labels if not r["truncated"]
+              and max(float(r[f"x{k}_px"]) for k in range(1, 5)) < width_px
+              and max(float(r[f"y{k}_px"]) for k in range(1, 5)) < height_px]
     write_csv(truth, inside, TRUTH_COLUMNS)
     return tif, truth
+
+
+def make_scene(work: Path) -> tuple[Path, Path]:
+    """The 0.5 m 8,000 x 6,000 test scene and its truth."""
+    return render_scene(work / "vostochny_0.5m_8000x6000.tif", work / "truth.csv", 3, GSD_M, WIDTH_PX, HEIGHT_PX, "skysat")
+
+
+def read_detections(csv_path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Our ``detections.csv`` as (n, 8) polygon corners in scene pixels and (n,) scores."""
+    from detector.records import POLYGON_COLUMNS, read_csv
+
+    dets = read_csv(csv_path)
+    corners = np.array([[float(d[c]) for c in POLYGON_COLUMNS] for d in dets], np.float64).reshape(-1, 8)
+    return corners, np.array([float(d["score"]) for d in dets])
 
 
 def read_native(scene: Path) -> np.ndarray:
@@ -139,11 +154,7 @@ def main() -> int:
             sahi_inner.append(json.loads((tmp / "sahi.json").read_text()))
             print(f"repeat {rep + 1}: ours {ours_s[-1]:.1f} s, SAHI {sahi_s[-1]:.1f} s", flush=True)
 
-        from detector.records import POLYGON_COLUMNS, read_csv
-
-        dets = read_csv(tmp / "ours" / "detections.csv")
-        ours_acc = score(truth, np.array([[float(d[c]) for c in POLYGON_COLUMNS] for d in dets]),
-                         np.array([float(d["score"]) for d in dets]))
+        ours_acc = score(truth, *read_detections(tmp / "ours" / "detections.csv"))
         boxes = np.array(sahi_inner[-1]["boxes"]).reshape(-1, 5)
         sahi_corners = np.stack([boxes[:, [0, 1]], boxes[:, [2, 1]], boxes[:, [2, 3]], boxes[:, [0, 3]]], axis=1)
         sahi_acc = score(truth, sahi_corners, boxes[:, 4])

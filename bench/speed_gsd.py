@@ -27,15 +27,12 @@ letterbox, forward, rotated NMS).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -45,8 +42,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from infer_memory import tree_rss_bytes  # noqa: E402
-from infer_speed import read_native, sahi_frcnn, score  # noqa: E402
+from infer_memory import sampled_run  # noqa: E402
+from infer_speed import read_detections, read_native, render_scene, sahi_frcnn, score  # noqa: E402
 
 SENSOR_FOR_GSD = {0.5: "skysat", 3.0: "planetscope", 10.0: "sentinel2"}
 SLICE_PX = 512
@@ -56,21 +53,10 @@ TOOL_NAMES = {"ours": "ours, `infer.py --aoi whole`", "sahi_frcnn": "SAHI + Fast
 
 
 def make_scene(work: Path, gsd_m: float, size_px: int) -> tuple[Path, Path]:
-    """A square ``size_px`` scene at ``gsd_m`` and its truth (wholly visible vessels), kept once made."""
-    from detector.records import TRUTH_COLUMNS, write_csv
-    from detector.scene import write_geotiff
-    from detector.synth.compose import random_spec, render
-    from detector.synth.sensor import Weather
-
-    tif, truth = work / f"vostochny_{gsd_m:g}m_{size_px}px.tif", work / f"truth_{gsd_m:g}m_{size_px}px.csv"
-    if tif.exists() and truth.exists():
-        return tif, truth
-    spec = random_spec(11, 0, gsd_m=gsd_m, size_px=size_px, sensor=SENSOR_FOR_GSD[gsd_m])
-    scene = render(dataclasses.replace(spec, weather=Weather(0.0, 0.05, 1), name=tif.stem))
-    write_geotiff(tif, scene.data, scene.crs, scene.transform, nodata=scene.nodata, colorinterp=scene.colorinterp,
-                  tags={"TIFFTAG_DATETIME": scene.when.strftime("%Y:%m:%d %H:%M:%S")})
-    write_csv(truth, [r for r in scene.labels if not r["truncated"]], TRUTH_COLUMNS)
-    return tif, truth
+    """A square ``size_px`` scene at ``gsd_m`` and its truth, kept once made."""
+    name = f"vostochny_{gsd_m:g}m_{size_px}px"
+    return render_scene(work / f"{name}.tif", work / f"truth_{gsd_m:g}m_{size_px}px.csv", 11, gsd_m, size_px, size_px,
+                        SENSOR_FOR_GSD[gsd_m])
 
 
 def peer_once(tool: str, scene: Path, out_json: Path, threads: int, yolo_weights: Path) -> None:
@@ -103,46 +89,8 @@ def peer_once(tool: str, scene: Path, out_json: Path, threads: int, yolo_weights
     out_json.write_text(json.dumps({"polygons": polys, "scores": scores, "total_s": time.perf_counter() - t0}))
 
 
-def timed_run(cmd: list[str], env: dict) -> tuple[float, int, int]:
-    """Run ``cmd`` to its end: (wall s, peak RSS of its largest process, peak PSS of its tree) in bytes."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env)
-    peak_pss, peak_rss, done = [0], [0], threading.Event()
-
-    def sample():
-        while not done.is_set():
-            pss = tree_rss_bytes(proc.pid)
-            peak_pss[0] = max(peak_pss[0], sum(pss.values()))
-            peak_rss[0] = max([peak_rss[0]] + [high_water_bytes(p) for p in pss])
-            done.wait(0.1)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    proc.wait()
-    wall = time.perf_counter() - t0
-    done.set()
-    sampler.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} failed with exit code {proc.returncode}")
-    return wall, peak_rss[0], peak_pss[0]
-
-
-def high_water_bytes(pid: int) -> int:
-    """Peak resident memory of one process since it started its program (VmHWM, Linux), 0 if gone."""
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except (FileNotFoundError, ProcessLookupError):
-        pass
-    return 0
-
-
 def scene_table(args) -> tuple[list[str], dict]:
     """End-to-end rows per GSD and tool, and the best wall time (s) per ``(gsd, tool)``."""
-    from detector.records import POLYGON_COLUMNS, read_csv
-
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     lines = ["| GSD (m) | scene | tool | end to end (s), best | runs (s) | peak RSS (GB) | peak PSS, tree (GB) | AP50 | recall |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -160,19 +108,17 @@ def scene_table(args) -> tuple[list[str], dict]:
                     else:
                         cmd = [sys.executable, __file__, "--threads", str(args.threads), "--yolo-weights", str(args.yolo_weights),
                                "--peer-once", tool, str(tif), str(tmp / f"{tool}.json")]
-                    runs[tool].append(timed_run(cmd, env))
-                    print(f"{gsd:g} m, repeat {rep + 1}, {tool}: {runs[tool][-1][0]:.1f} s", flush=True)
-            dets = read_csv(tmp / "ours" / "detections.csv")
-            found = {"ours": (np.array([[float(d[c]) for c in POLYGON_COLUMNS] for d in dets]).reshape(-1, 8),
-                              np.array([float(d["score"]) for d in dets]))}
+                    runs[tool].append(sampled_run(cmd, env))
+                    print(f"{gsd:g} m, repeat {rep + 1}, {tool}: {runs[tool][-1].wall_s:.1f} s", flush=True)
+            found = {"ours": read_detections(tmp / "ours" / "detections.csv")}
             for tool in TOOLS[1:]:
                 r = json.loads((tmp / f"{tool}.json").read_text())
                 found[tool] = (np.array(r["polygons"], np.float64).reshape(-1, 8), np.array(r["scores"]))
             for tool in TOOLS:
                 acc = score(truth, found[tool][0], found[tool][1], gsd_m=gsd)
-                walls = [w for w, _, _ in runs[tool]]
+                walls = [r.wall_s for r in runs[tool]]
                 best[gsd, tool] = min(walls)
-                rss, pss = max(r for _, r, _ in runs[tool]), max(p for _, _, p in runs[tool])
+                rss, pss = max(r.rss_largest for r in runs[tool]), max(r.pss_tree for r in runs[tool])
                 lines.append(f"| {gsd:g} | {args.size} px, {acc['vessels']} vessels | {TOOL_NAMES[tool]} | {min(walls):.1f} | "
                              f"{', '.join(f'{w:.1f}' for w in walls)} | {rss / 1e9:.2f} | {pss / 1e9:.2f} | "
                              f"{acc['ap50']:.2f} | {acc['recall']:.2f} |")
@@ -211,9 +157,10 @@ def tiles_table(args) -> tuple[list[str], dict]:
     def millions(module):
         return sum(q.numel() for q in module.parameters()) / 1e6
 
+    short = {"ours": "ours", "frcnn": "Faster R-CNN MobileNetV3-FPN", "yolo": "YOLO11n-OBB"}
     names = {"ours": f"ours (ResNet-18 trunk, FPN, dense head), {millions(ours):.1f} M parameters",
-             "frcnn": f"Faster R-CNN MobileNetV3-FPN, {millions(frcnn):.1f} M parameters",
-             "yolo": f"YOLO11n-OBB, {millions(yolo.model):.1f} M parameters"}
+             "frcnn": f"{short['frcnn']}, {millions(frcnn):.1f} M parameters",
+             "yolo": f"{short['yolo']}, {millions(yolo.model):.1f} M parameters"}
     rates = {n: [] for n in names}
     for n in names:
         for _ in range(2):  # warm-up: first calls allocate and pick kernels
@@ -228,7 +175,7 @@ def tiles_table(args) -> tuple[list[str], dict]:
     lines = [f"| model, {SLICE_PX} x {SLICE_PX} tile, batch 1 | tiles/s, median of {args.rounds} rounds | rounds |", "|---|---|---|"]
     for n, label in names.items():
         lines.append(f"| {label} | {statistics.median(rates[n]):.2f} | {', '.join(f'{r:.2f}' for r in rates[n])} |")
-    return lines, {label.split(" (")[0].split(",")[0]: statistics.median(rates[n]) for n, label in names.items()}
+    return lines, {short[n]: statistics.median(rates[n]) for n in names}
 
 
 def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int) -> None:
@@ -255,7 +202,8 @@ def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int) -
     ax.set_ylim(0, top * 1.15)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
     names = list(tiles)
-    bx.barh(names, [tiles[n] for n in names], color=["#c0392b", "#7f8c8d", "#2980b9"][:len(names)])
+    model_colour = {"ours": colours["ours"], "Faster R-CNN MobileNetV3-FPN": colours["sahi_frcnn"], "YOLO11n-OBB": colours["sahi_yolo"]}
+    bx.barh(names, [tiles[n] for n in names], color=[model_colour[n] for n in names])
     for i, n in enumerate(names):
         bx.text(tiles[n], i, f" {tiles[n]:.1f}", va="center", fontsize=8)
     bx.set_xlim(0, max(tiles.values()) * 1.2)
