@@ -34,24 +34,40 @@ def _run(scenes, out, cfg: TrainConfig, **kw):
     return train(ModelConfig(), cfg, ds, mixture_weights([scenes], [1.0]), out, progress=False, **kw)
 
 
-def test_tiny_run_overfits_and_then_finds_those_vessels(tiny_set, tmp_path):
-    torch.set_num_threads(2)
-    scenes = read_truth_dir(tiny_set)
-    assert sum(len(s) for s in scenes) >= 3
-    cfg = TrainConfig(epochs=5, draws_per_epoch=240, batch_size=8, lr=3e-3, tile_px=TILE, workers=0, seed=1)
-    last = _run(scenes, tmp_path, cfg, augment=AugmentConfig(enabled=False, positive_share=0.9))
-    model, mcfg, _ = load_model(last)
-    low = PredictConfig(score_threshold=0.1)  # a short run is not calibrated; AP ranks all peaks
-    report, _ = evaluate_model(model, mcfg, scenes, low, progress=False)
-    assert report["all"]["recall"] >= 0.8, report["all"]
-    assert report["all"]["ap50"] >= 0.7, report["all"]
+FOUND_IOU = 0.5  # a vessel is found when a detection covers it at the IoU of AP50, the field's match
+
+
+def _best_iou_per_vessel(model, mcfg, scenes, score_threshold: float) -> list[float]:
+    """For every labelled vessel, the best oriented IoU of a detection scoring at least ``score_threshold``."""
+    _, results = evaluate_model(model, mcfg, scenes, PredictConfig(score_threshold=score_threshold), progress=False)
+    best = []
+    for r in results:
+        keep = r.pred_score >= score_threshold
+        best += list(r.iou[keep].max(axis=0)) if keep.any() else [0.0] * len(r.true_corners)
+    return best
+
+
+def test_tiny_run_overfits_and_then_finds_those_vessels(clear_port, tiny_model):
+    scenes = read_truth_dir(clear_port["scenes"])
+    n = sum(len(s) for s in scenes)
+    assert n >= 4
+    losses = tiny_model["losses"]
+    assert len(losses) == tiny_model["config"].epochs
+    # It learns: the loss falls fourfold at least, and the last epochs are the lowest.
+    assert losses[-1] < losses[0] / 4, losses
+    assert min(losses[-3:]) == min(losses), losses
+
+    model, mcfg, _ = load_model(tiny_model["path"])
+    # A short run is not calibrated, so the bar is a low score; every vessel it trained on is found.
+    found = _best_iou_per_vessel(model, mcfg, scenes, 0.1)
+    assert len(found) == n and min(found) >= FOUND_IOU, found
+    # The same untrained network finds none of them: the finding is learned.
     untrained = build(ModelConfig()).eval()
-    before, _ = evaluate_model(untrained, mcfg, scenes, low, progress=False)
-    assert before["all"]["ap50"] < 0.2 < report["all"]["ap50"]
+    before = _best_iou_per_vessel(untrained, mcfg, scenes, 0.1)
+    assert sum(i >= FOUND_IOU for i in before) == 0, before
 
 
 def test_resume_gives_the_weights_of_an_uninterrupted_run(tiny_set, tmp_path):
-    torch.set_num_threads(1)
     scenes = read_truth_dir(tiny_set)
     cfg = TrainConfig(epochs=2, draws_per_epoch=8, batch_size=4, tile_px=TILE, workers=0, seed=2)
     straight = read_checkpoint(_run(scenes, tmp_path / "straight", cfg))
