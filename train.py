@@ -22,7 +22,7 @@ from detector.atomic import write_text_atomic
 from detector.engine import TrainConfig, evaluate_model, init_distributed, train
 from detector.model import ModelConfig, ModelError, load_model, read_checkpoint, save_checkpoint
 from detector.predict import PredictConfig
-from detector.sources import parse, select_groups
+from detector.sources import parse, select_groups, select_holdout
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "vostochny_default.pt"
 
@@ -34,6 +34,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--groups", nargs="*", default=None, help="train only on scenes of these places (file stems)")
     p.add_argument("--exclude-groups", nargs="*", default=None, help="never train on these places (a held-out split)")
     p.add_argument("--val-groups", nargs="*", default=None, help="evaluate only on scenes of these places")
+    p.add_argument("--holdout-share", type=float, default=0.0,
+                   help="never train on this share (0-1) of the images whose labels name their source_name, picked by a hash "
+                        "of that name (the ships-aerial split); images that name no source are split by group only")
+    p.add_argument("--val-holdout-share", type=float, default=0.0,
+                   help="evaluate only this hashed share of the images that name their source (the same share as "
+                        "--holdout-share gives the held-out split)")
     p.add_argument("--gsd", type=float, default=None, help="metres per pixel for images without a CRS")
     p.add_argument("--out", type=Path, default=Path("runs/train"), help="checkpoints, metrics.csv, eval.json")
     p.add_argument("--cache-dir", type=Path, default=Path("outputs/cache"), help="where synthetic scenes are rendered")
@@ -43,7 +49,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model for --eval-only")
     p.add_argument("--figures", type=Path, default=None, help="with --eval-only: a PNG per scene, truth green, tankers red, others blue")
     p.add_argument("--export", type=Path, default=None, help="also write the final weights (no optimizer) here")
-    p.add_argument("--backbone", default=ModelConfig.backbone, help="torchvision ResNet for a model from scratch")
+    p.add_argument("--backbone", default=ModelConfig.backbone,
+                   help="trunk of a model from scratch: a torchvision ResNet (add _gn for GroupNorm), mobilenet_v3_* or regnet_*")
+    p.add_argument("--fpn-channels", type=int, default=ModelConfig.fpn_channels, help="width of the FPN and head of a model from scratch")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     p.add_argument("--draws-per-epoch", type=int, default=TrainConfig.draws_per_epoch, help="tiles per epoch")
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="tiles per step over all processes")
@@ -54,7 +62,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=TrainConfig.workers, help="DataLoader worker processes")
     p.add_argument("--seed", type=int, default=TrainConfig.seed)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
-    p.add_argument("--no-amp", action="store_true", help="no mixed precision on CUDA")
+    p.add_argument("--no-amp", action="store_true",
+                   help="train in float32 (default: float16 on CUDA, bfloat16 on CPUs with native bf16, else float32)")
     p.add_argument("--score-threshold", type=float, default=PredictConfig.score_threshold)
     p.add_argument("--min-length-m", type=float, default=0.0,
                    help="score only hulls at least this long, COCO area-range style (shorter truth ignored, shorter detections dropped)")
@@ -95,7 +104,7 @@ def main(args: argparse.Namespace) -> int:
     progress = not args.quiet
     try:
         val_scenes = [s for spec in args.val for s in parse(spec, args.cache_dir, args.gsd, progress=progress).scenes]
-        val_scenes = select_groups(val_scenes, args.val_groups)
+        val_scenes = select_holdout(select_groups(val_scenes, args.val_groups), args.val_holdout_share, held_out=True)
         if args.eval_only:
             model, cfg, meta = load_model(args.model, args.device)
             report, results = evaluate_model(model, cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold), args.device,
@@ -117,13 +126,13 @@ def main(args: argparse.Namespace) -> int:
     from detector.datasets import TileDataset, mixture_weights
 
     for src in sources:
-        src.scenes = select_groups(src.scenes, args.groups, args.exclude_groups)
+        src.scenes = select_holdout(select_groups(src.scenes, args.groups, args.exclude_groups), args.holdout_share, held_out=False)
     scenes = [s for src in sources for s in src.scenes]
     if not scenes:
         print("error: no training scenes left after --groups/--exclude-groups", file=sys.stderr)
         return 2
     weights = mixture_weights([s.scenes for s in sources], [s.weight for s in sources])
-    model_cfg = ModelConfig(backbone=args.backbone)
+    model_cfg = ModelConfig(backbone=args.backbone, fpn_channels=args.fpn_channels)
     cfg = TrainConfig(epochs=args.epochs, draws_per_epoch=args.draws_per_epoch, batch_size=args.batch_size, lr=args.lr,
                       tile_px=args.tile_px, workers=args.workers, seed=args.seed, amp=not args.no_amp,
                       loss_weights=_loss_weights(args.loss_weights))

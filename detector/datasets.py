@@ -76,11 +76,17 @@ class TileDataset(Dataset):
     def window(self, k: int, rng: np.random.Generator) -> tuple[Tile, float]:
         """A random tile of scene ``k`` (centred near a vessel for most draws) and its working GSD."""
         ls, info = self.scenes[k], self.scene(k).info
-        work = self.cfg.work_gsd_m(info.gsd_m)
+        # An uncertain GSD is drawn anew each time (log-uniform in its range), so the doubt about
+        # scale becomes augmentation rather than one wrong label.
+        true_scale = 1.0
+        if ls.gsd_range_m is not None:
+            lo, hi = ls.gsd_range_m
+            true_scale = math.exp(rng.uniform(math.log(lo), math.log(hi))) / info.gsd_m
+        work = self.cfg.work_gsd_m(info.gsd_m * true_scale)
         if self.aug.enabled:
             work *= math.exp(rng.uniform(-self.aug.gsd_jitter, self.aug.gsd_jitter))
         t = self.tile_px
-        foot_x, foot_y = t * work / info.gsd_x_m, t * work / info.gsd_y_m
+        foot_x, foot_y = t * work / (info.gsd_x_m * true_scale), t * work / (info.gsd_y_m * true_scale)
         if len(ls) and rng.random() < self.aug.positive_share:
             c = ls.corners[rng.integers(len(ls))].mean(axis=0)
             cx, cy = c[0] + rng.uniform(-0.4, 0.4) * foot_x, c[1] + rng.uniform(-0.4, 0.4) * foot_y
@@ -108,18 +114,23 @@ class TileDataset(Dataset):
         image = torch.from_numpy(rgb)
         valid_t = torch.from_numpy(valid)
         if self.aug.enabled:
-            image, corners, valid_t = self.augment(image, corners, valid_t, int(rng.integers(1 << 62)))
+            # A free rotation would turn an axis-aligned box into a looser one than the hull's own
+            # envelope: scenes with box-only labels turn by right angles only.
+            image, corners, valid_t = self.augment(image, corners, valid_t, int(rng.integers(1 << 62)),
+                                                   free_rotation=not ls.box_only.any())
         obb = corners_to_obb(corners) if len(corners) else np.zeros((0, 5))
         t = self.tile_px
         inside = (obb[:, 0] >= 0) & (obb[:, 0] < t) & (obb[:, 1] >= 0) & (obb[:, 1] < t)
         ix, iy = np.clip(obb[:, 0].astype(int), 0, t - 1), np.clip(obb[:, 1].astype(int), 0, t - 1)
         inside &= valid_t.numpy()[iy, ix] if len(obb) else inside
         inside &= ~ls.ignore  # a hull under cloud is not something to learn to see
-        targets = encode(obb[inside], ls.has_bow[inside], ls.type_code[inside], (t, t), self.cfg.stride)
+        targets = encode(obb[inside], ls.has_bow[inside], ls.type_code[inside], (t, t), self.cfg.stride,
+                         box_only=ls.box_only[inside], beam_known=ls.beam_known[inside])
         return image.float(), targets
 
-    def augment(self, image: torch.Tensor, corners: np.ndarray, valid: torch.Tensor, seed: int):
-        """Flips, rotations, colour, haze, noise, blur with torchvision transforms v2, seeded."""
+    def augment(self, image: torch.Tensor, corners: np.ndarray, valid: torch.Tensor, seed: int, free_rotation: bool = True):
+        """Flips, rotations (right angles only unless ``free_rotation``), colour, haze, noise, blur
+        with torchvision transforms v2, seeded."""
         a = self.aug
         t = self.tile_px
         with torch.random.fork_rng(devices=[]):
@@ -129,7 +140,7 @@ class TileDataset(Dataset):
             boxes = tv_tensors.BoundingBoxes(torch.as_tensor(corners.reshape(-1, 8), dtype=torch.float32),
                                              format="XYXYXYXY", canvas_size=(t, t), clamping_mode=None)
             geo = [v2.RandomHorizontalFlip(), v2.RandomVerticalFlip()]
-            if torch.rand(()) < a.free_rotation:
+            if torch.rand(()) < a.free_rotation and free_rotation:
                 geo.append(v2.RandomRotation(180.0))
             else:
                 geo.append(v2.RandomRotation((90.0 * int(torch.randint(4, ())),) * 2))

@@ -37,15 +37,30 @@ class SceneResult:
     true_type: np.ndarray  # 0 tanker, 1 other, -1 unknown
     true_ignore: np.ndarray = field(default=None)
     scene_gsd_m: float | None = None  # metres per pixel of the file (defaults to gsd_m)
+    true_box_only: np.ndarray = field(default=None)  # (n,) bool: truth is an axis-aligned box
 
     def __post_init__(self):
         if self.true_ignore is None:
             self.true_ignore = np.zeros(len(self.true_corners), bool)
+        if self.true_box_only is None:
+            self.true_box_only = np.zeros(len(self.true_corners), bool)
 
     @cached_property
     def iou(self) -> np.ndarray:
-        """(detections, truth) oriented IoU, computed once for every threshold and summary."""
-        return iou_matrix(self.pred_corners, self.true_corners)
+        """(detections, truth) IoU, computed once for every threshold and summary: oriented IoU,
+        except against box-only truth, where the detection's axis-aligned envelope is compared with
+        the box (the horizontal-box task of DOTA: all such a label can tell)."""
+        out = iou_matrix(self.pred_corners, self.true_corners)
+        boxed = self.true_box_only
+        if boxed.any() and len(self.pred_corners):
+            out[:, boxed] = iou_matrix(envelope_corners(self.pred_corners), envelope_corners(self.true_corners[boxed]))
+        return out
+
+
+def envelope_corners(corners: np.ndarray) -> np.ndarray:
+    """(n, 4, 2) corners to the corners of their axis-aligned envelopes."""
+    lo, hi = corners.min(axis=1), corners.max(axis=1)
+    return np.stack([lo, np.column_stack([hi[:, 0], lo[:, 1]]), hi, np.column_stack([lo[:, 0], hi[:, 1]])], axis=1)
 
 
 def match(iou: np.ndarray, scores: np.ndarray, ignore: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
@@ -122,7 +137,8 @@ def summarise(results: list[SceneResult], score_threshold: float) -> dict:
         count_err.append(int((~ignored).sum()) - int((~r.true_ignore).sum()))
         if real.any():
             po, to = corners_to_obb(pc[real]), corners_to_obb(r.true_corners[matched[real]])
-            length_err += list((po[:, 2] - to[:, 2]) * (r.scene_gsd_m or r.gsd_m))
+            sized = ~r.true_box_only[matched[real]]  # a box's long side is not the hull's length
+            length_err += list((po[sized, 2] - to[sized, 2]) * (r.scene_gsd_m or r.gsd_m))
             bow = r.true_has_bow[matched[real]]
             heading_err += list(_angle_diff_deg(po[bow, 4], to[bow, 4]))
             ttype = r.true_type[matched[real]]
@@ -155,7 +171,7 @@ def size_range(results: list[SceneResult], min_length_m: float) -> list[SceneRes
         keep = corners_to_obb(r.pred_corners)[:, 2] * gsd >= min_length_m if len(r.pred_corners) else np.zeros(0, bool)
         short = corners_to_obb(r.true_corners)[:, 2] * gsd < min_length_m if len(r.true_corners) else np.zeros(0, bool)
         out.append(SceneResult(r.name, r.gsd_m, r.pred_corners[keep], r.pred_score[keep], r.pred_p_tanker[keep], r.true_corners,
-                               r.true_has_bow, r.true_type, r.true_ignore | short, r.scene_gsd_m))
+                               r.true_has_bow, r.true_type, r.true_ignore | short, r.scene_gsd_m, r.true_box_only))
     return out
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .geometry import long_axis_first, mask_to_corners, min_area_corners
+from .geometry import corners_to_obb, long_axis_first, mask_to_corners, min_area_corners, obb_to_corners
 from .records import POLYGON_COLUMNS, read_csv
 from .targets import TYPE_UNKNOWN
 
@@ -48,10 +48,18 @@ class LabelledScene:
     group: str = ""
     meta: dict = field(default_factory=dict)
     ignore: np.ndarray | None = None  # (n,) bool: truth nobody can see (under cloud)
+    box_only: np.ndarray | None = None  # (n,) bool: an axis-aligned box, the hull's angle and size unknown
+    beam_known: np.ndarray | None = None  # (n,) bool: False where the beam is an estimate (bow-stern labels)
+    gsd_range_m: tuple[float, float] | None = None  # where the GSD is uncertain: training samples it in here
 
     def __post_init__(self):
+        n = len(self.corners)
         if self.ignore is None:
-            self.ignore = np.zeros(len(self.corners), bool)
+            self.ignore = np.zeros(n, bool)
+        if self.box_only is None:
+            self.box_only = np.zeros(n, bool)
+        if self.beam_known is None:
+            self.beam_known = np.ones(n, bool)
 
     def __len__(self) -> int:
         return len(self.corners)
@@ -97,6 +105,30 @@ def read_truth_dir(directory: str | Path, csv_name: str = "truth.csv") -> list[L
     return scenes
 
 
+def _keypoint_corners(ann: dict, names: list[str]) -> np.ndarray | None:
+    """Corners (bow pair first) from ``bow`` and ``stern`` keypoints: the axis and length are
+    measured; the beam is the label's ``beam_px_estimated``, else the polygon's short side, else
+    a sixth of the length (the middle of the 1/12-1/4 range of hull shapes)."""
+    kp = np.asarray(ann.get("keypoints") or [], np.float64).reshape(-1, 3)
+    if "bow" not in names or "stern" not in names or len(kp) < len(names):
+        return None
+    bow, stern = kp[names.index("bow")], kp[names.index("stern")]
+    if bow[2] <= 0 or stern[2] <= 0:  # COCO visibility 0: not labelled
+        return None
+    length = float(np.hypot(*(bow[:2] - stern[:2])))
+    if length <= 0:
+        return None
+    beam = ann.get("beam_px_estimated")
+    if not beam:
+        seg = ann.get("segmentation")
+        if isinstance(seg, list) and seg and len(seg[0]) >= 8:
+            beam = float(corners_to_obb(min_area_corners(np.asarray(seg[0], np.float64).reshape(-1, 2))[None])[0, 3])
+    beam = float(beam) if beam else length / 6
+    centre = (bow[:2] + stern[:2]) / 2
+    heading = float(np.arctan2(bow[1] - stern[1], bow[0] - stern[0]))
+    return obb_to_corners(np.array([[centre[0], centre[1], length, beam, heading]]))[0]
+
+
 def _coco_corners(ann: dict, height: int, width: int) -> np.ndarray | None:
     seg = ann.get("segmentation")
     if isinstance(seg, dict):  # RLE, compressed or not
@@ -115,9 +147,14 @@ def _coco_corners(ann: dict, height: int, width: int) -> np.ndarray | None:
 
 def read_coco(json_path: str | Path, image_dir: str | Path | None = None, gsd_m: float | None = None,
               group_of=None) -> list[LabelledScene]:
-    """COCO detection or segmentation labels; each image's file is ``image_dir/file_name``.
+    """COCO detection, segmentation or keypoint labels; each image's file is ``image_dir/file_name``.
 
-    ``group_of(file_name)`` names an image's place (default: the file stem).
+    Per vessel, in order of preference: ``bow``/``stern`` keypoints (oriented box with its bow;
+    the beam is an estimate unless only a polygon gives it), a mask or polygon (its minimum-area
+    rectangle), or an axis-aligned ``bbox`` alone (kept as a box: ``box_only``). Per image, the
+    optional keys ``gsd_m`` and ``gsd_m_range`` [min, max] give the ground sample distance and its
+    uncertainty, ``group`` the split or place, ``source_name`` the original image (for splits by
+    source). ``group_of(file_name)`` overrides the group (default: ``group``, else the file stem).
     """
     json_path = Path(json_path)
     try:
@@ -127,22 +164,48 @@ def read_coco(json_path: str | Path, image_dir: str | Path | None = None, gsd_m:
         raise LabelError(json_path, f"not a COCO label file ({exc})") from None
     image_dir = Path(image_dir) if image_dir is not None else json_path.parent
     cat_type = {c["id"]: type_from_name(c.get("name", "")) for c in cats}
+    cat_points = {c["id"]: list(c.get("keypoints") or []) for c in cats}
     by_image = defaultdict(list)
     for a in anns:
         by_image[a["image_id"]].append(a)
     scenes = []
     for img in images:
-        corners, types = [], []
+        corners, types, bows, boxes, beams = [], [], [], [], []
         for a in by_image.get(img["id"], []):
-            c = _coco_corners(a, int(img["height"]), int(img["width"]))
-            if c is not None:
-                corners.append(c)
-                types.append(cat_type.get(a.get("category_id"), TYPE_UNKNOWN))
+            c = _keypoint_corners(a, cat_points.get(a.get("category_id"), []))
+            bow = c is not None
+            if c is None:
+                c = _coco_corners(a, int(img["height"]), int(img["width"]))
+            if c is None:
+                continue
+            seg = a.get("segmentation")
+            corners.append(c)
+            types.append(cat_type.get(a.get("category_id"), TYPE_UNKNOWN))
+            bows.append(bow)
+            boxes.append(not bow and not seg)
+            beams.append(not (bow and a.get("beam_px_estimated")))
         name = img["file_name"]
-        group = group_of(name) if group_of else Path(name).stem
-        scenes.append(_scene(image_dir / name, corners, [False] * len(corners), types, gsd_m, group,
-                             {k: img[k] for k in ("date",) if k in img}))
+        group = group_of(name) if group_of else str(img.get("group") or Path(name).stem)
+        gsd_range = _gsd_range(img.get("gsd_m_range"), json_path, name)
+        image_gsd = gsd_m or img.get("gsd_m") or (float(np.sqrt(gsd_range[0] * gsd_range[1])) if gsd_range else None)
+        meta = {k: img[k] for k in ("date", "source_name") if k in img}
+        scene = _scene(image_dir / name, corners, bows, types, image_gsd, group, meta)
+        scene.box_only, scene.beam_known = np.asarray(boxes, bool), np.asarray(beams, bool)
+        scene.gsd_range_m = None if gsd_m else gsd_range  # a GSD the user gives is taken as known
+        scenes.append(scene)
     return scenes
+
+
+def _gsd_range(value, path, name) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise LabelError(path, f"{name}: gsd_m_range must be [min, max] in metres, got {value!r}") from None
+    if not (0 < lo <= hi):
+        raise LabelError(path, f"{name}: gsd_m_range must satisfy 0 < min <= max, got {value!r}")
+    return lo, hi
 
 
 def read_dota(label_dir: str | Path, image_dir: str | Path, categories=DOTA_VESSEL,

@@ -1,7 +1,8 @@
 """The oriented vessel detector: network, its config, decoding, and checkpoints.
 
-A CenterNet-style single-stage detector. A torchvision ResNet trunk (``layer1``-``layer3``)
-feeds a torchvision ``FeaturePyramidNetwork``; its stride-4 map goes to one small head that
+A CenterNet-style single-stage detector. A torchvision trunk cut at strides 4, 8 and 16
+(``layer1``-``layer3`` of a ResNet, or the matching stages of a MobileNetV3 or RegNet) feeds a
+torchvision ``FeaturePyramidNetwork``; its stride-4 map goes to one small head that
 predicts per cell: a vessel-centre heatmap, the tanker-vs-other logit, the sub-cell centre
 offset, log length and log beam, the hull axis as ``(cos 2a, sin 2a)`` (no bow ambiguity) and
 the bow direction as ``(cos h, sin h)``. Decoding takes heatmap peaks, reads the box there, and
@@ -70,19 +71,65 @@ class ModelConfig:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 
+def _group_norm(channels: int) -> nn.GroupNorm:
+    """GroupNorm of up to 32 groups of at least 8 channels: statistics that do not depend on the
+    batch, for the small batches of CPU training."""
+    return nn.GroupNorm(max(1, min(32, channels // 8)), channels)
+
+
+def trunk_stages(backbone: str) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
+    """A torchvision classification network cut into (stem, stride-4, stride-8, stride-16) stages.
+
+    ``backbone`` is a torchvision model name (ResNets, ``mobilenet_v3_*``, ``regnet_*``), with a
+    ``_gn`` suffix for a ResNet whose BatchNorms are GroupNorms. Always built with ``weights=None``.
+    """
+    name, gn = (backbone[:-3], True) if backbone.endswith("_gn") else (backbone, False)
+    if name.startswith(("resnet", "resnext", "wide_resnet")):
+        trunk = torchvision.models.get_model(name, weights=None, **({"norm_layer": _group_norm} if gn else {}))
+        return nn.Sequential(trunk.conv1, trunk.bn1, trunk.relu, trunk.maxpool), trunk.layer1, trunk.layer2, trunk.layer3
+    if gn:
+        raise ValueError(f"backbone {backbone!r}: the _gn variant exists for ResNets only")
+    if name.startswith("mobilenet_v3"):
+        f = torchvision.models.get_model(name, weights=None).features
+        return _mobilenet_stages(f)
+    if name.startswith("regnet"):
+        r = torchvision.models.get_model(name, weights=None)
+        t = r.trunk_output
+        return r.stem, t.block1, t.block2, t.block3
+    raise ValueError(f"backbone {backbone!r} is not supported (ResNets, mobilenet_v3_*, regnet_*)")
+
+
+def _mobilenet_stages(features: nn.Sequential):
+    """Split MobileNetV3 ``features`` where the resolution halves, keeping strides 2 (stem), 4, 8, 16."""
+    x = torch.zeros(1, 3, 64, 64)
+    ends, size = [], 64
+    features.eval()  # a probe pass must not move BatchNorm's running statistics
+    with torch.no_grad():
+        for i, block in enumerate(features):
+            x = block(x)
+            if x.shape[-1] < size:  # this block halved the resolution: a new stage starts here
+                ends.append(i)
+                size = x.shape[-1]
+    features.train()
+    s4, s8, s16, s32 = ends[1], ends[2], ends[3], ends[4]
+    return features[:s4], features[s4:s8], features[s8:s16], features[s16:s32]
+
+
 class OrientedDetector(nn.Module):
-    """ResNet trunk + FPN + one dense head; ``forward`` returns raw maps at ``stride``."""
+    """CNN trunk (to stride 16) + FPN + one dense head; ``forward`` returns raw maps at ``stride``."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         if cfg.stride != 4:
             raise ValueError("only stride 4 (the FPN level of layer1) is supported")
         self.cfg = cfg
-        trunk = torchvision.models.get_model(cfg.backbone, weights=None)
-        self.stem = nn.Sequential(trunk.conv1, trunk.bn1, trunk.relu, trunk.maxpool)
-        self.layer1, self.layer2, self.layer3 = trunk.layer1, trunk.layer2, trunk.layer3
-        # A layer's last block takes the layer's output width (basic and bottleneck blocks alike).
-        chans = [self.layer1[-1].conv1.in_channels, self.layer2[-1].conv1.in_channels, self.layer3[-1].conv1.in_channels]
+        self.stem, self.layer1, self.layer2, self.layer3 = trunk_stages(cfg.backbone)
+        stages = nn.Sequential(self.stem, self.layer1, self.layer2, self.layer3).eval()  # probe without moving BN statistics
+        with torch.no_grad():
+            c1 = self.layer1(self.stem(torch.zeros(1, 3, 64, 64)))
+            c2 = self.layer2(c1)
+            chans = [c1.shape[1], c2.shape[1], self.layer3(c2).shape[1]]
+        stages.train()
         self.fpn = FeaturePyramidNetwork(chans, cfg.fpn_channels)
         # Only the stride-4 output is used: drop the other levels' output convs so every
         # parameter gets a gradient (DistributedDataParallel requires it) and none is computed in vain.

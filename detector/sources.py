@@ -8,11 +8,14 @@ A source is ``KIND:ARGS[@WEIGHT]``:
 - ``dota:LABEL_DIR:IMAGE_DIR`` DOTA oriented boxes.
 
 ``WEIGHT`` (default 1) is the source's share of the draws. Places (``group``) can be kept or
-left out by name, which is how the sen2ships port split is expressed.
+left out by name, which is how the sen2ships port split and the harbours-ge train/test split are
+expressed; a share of whole sources can be held out by a hash of their names
+(:func:`select_holdout`), which is how the ships-aerial split is expressed.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,3 +71,20 @@ def select_groups(scenes: list[LabelledScene], keep: list[str] | None = None, dr
     """Scenes whose ``group`` is in ``keep`` (all when None) and not in ``drop``."""
     out = [s for s in scenes if (not keep or s.group in keep) and not (drop and s.group in drop)]
     return out
+
+
+def in_holdout(scene: LabelledScene, share: float) -> bool:
+    """Whether a scene's source (its label's ``source_name``) falls in the held-out ``share`` (0-1).
+
+    A hash of the source name decides, so the split is the same on every machine and run, every
+    copy of one source lands on the same side, and each group is split in about that share.
+    """
+    return zlib.crc32(str(scene.meta["source_name"]).encode()) % 10_000 < round(share * 10_000)
+
+
+def select_holdout(scenes: list[LabelledScene], share: float, held_out: bool) -> list[LabelledScene]:
+    """Of the scenes whose labels name their source, the held-out ``share`` (``held_out``) or the
+    rest; scenes that name no source (split by group instead) are always kept. All when ``share`` is 0."""
+    if share <= 0:
+        return list(scenes)
+    return [s for s in scenes if "source_name" not in s.meta or in_holdout(s, share) == held_out]
