@@ -67,7 +67,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="tiles per model batch (default 1 on CPU, 16 on CUDA; memory grows with batch x tile^2)")
     p.add_argument("--workers", type=int, default=1, help="processes reading tiles while the model runs (default 1; 0 = none)")
     p.add_argument("--threads", type=_positive(int), default=None, help="CPU threads for the model (default: torch's choice)")
-    p.add_argument("--no-amp", action="store_true", help="full precision on CUDA (AMP is on by default there)")
+    p.add_argument("--no-amp", action="store_true",
+                   help="float32 throughout (default: float16 on CUDA, bfloat16 on CPUs with native bf16, else float32)")
     p.add_argument("--no-quicklooks", action="store_true", help="skip the PNG pictures (faster for big batch jobs)")
     p.add_argument("--fresh", action="store_true", help="redo every scene instead of reusing finished ones in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars or table")

@@ -107,7 +107,7 @@ def main(args: argparse.Namespace) -> int:
         val_scenes = select_holdout(select_groups(val_scenes, args.val_groups), args.val_holdout_share, held_out=True)
         if args.eval_only:
             model, cfg, meta = load_model(args.model, args.device)
-            report, results = evaluate_model(model, cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold), args.device,
+            report, results = evaluate_model(model, cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp), args.device,
                                              progress, args.min_length_m)
             report["model"] = str(args.model)
             if args.figures is not None:
@@ -154,7 +154,7 @@ def main(args: argparse.Namespace) -> int:
     def on_epoch(epoch, model):
         if not val_scenes or epoch < cfg.epochs:
             return {}
-        report, _ = evaluate_model(model, model_cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold), args.device,
+        report, _ = evaluate_model(model, model_cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp), args.device,
                                    progress, args.min_length_m)
         model.train()
         write_text_atomic(args.out / "eval.json", json.dumps(report, indent=1))

@@ -1,6 +1,7 @@
 """Detector throughput in tiles per second at the working tile size (model + decode, no I/O).
 
-CPU with a fixed thread count, and on CUDA with and without AMP when a GPU is present.
+CPU with a fixed thread count in float32 and, where the CPU has native bf16, bfloat16; on CUDA
+with and without AMP when a GPU is present. The network is fused and channels-last, as infer.py runs it.
 
     python bench/model_speed.py --threads 2
     python bench/model_speed.py --model models/vostochny_default.pt --batch-sizes 1 4 8 --seconds 20
@@ -18,7 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detector.model import ModelConfig, build, decode, load_model  # noqa: E402
+from detector.model import ModelConfig, build, decode, fuse_for_inference, load_model  # noqa: E402
+from detector.precision import autocast, cpu_has_native_bf16, describe  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -33,15 +35,16 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 @torch.no_grad()
 def tiles_per_second(model, cfg, device, batch, tile_px, amp, seconds) -> float:
-    x = torch.rand(batch, 3, tile_px, tile_px, device=device)
-    with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+    """Tiles a second through ``model`` and decode; ``amp`` is an autocast dtype or None (float32)."""
+    x = torch.rand(batch, 3, tile_px, tile_px, device=device).contiguous(memory_format=torch.channels_last)
+    with autocast(device, amp):
         for _ in range(2):
             decode(model(x), cfg.stride)
     if device.type == "cuda":
         torch.cuda.synchronize()
     n, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < seconds:
-        with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
+        with autocast(device, amp):
             decode(model(x), cfg.stride)
         n += batch
     if device.type == "cuda":
@@ -59,15 +62,19 @@ def main(args) -> None:
     tile = args.tile_px or cfg.tile_px
     print(f"# {cfg.backbone} detector, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, tile {tile} px")
     print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} CPU threads")
-    print("device | amp | batch | tiles/s | working Mpx/s")
-    settings = [(torch.device("cpu"), False)]
+    # As infer.py runs it: BatchNorm folded into the convolutions, channels-last.
+    model = fuse_for_inference(model.eval()).to(memory_format=torch.channels_last)
+    print("device | precision | batch | tiles/s | working Mpx/s")
+    settings = [(torch.device("cpu"), None)]
+    if cpu_has_native_bf16():
+        settings.append((torch.device("cpu"), torch.bfloat16))
     if torch.cuda.is_available():
-        settings += [(torch.device("cuda"), False), (torch.device("cuda"), True)]
+        settings += [(torch.device("cuda"), None), (torch.device("cuda"), torch.float16)]
     for device, amp in settings:
         model.to(device)
         for b in args.batch_sizes:
             tps = tiles_per_second(model, cfg, device, b, tile, amp, args.seconds)
-            print(f"{device.type} | {'on' if amp else 'off'} | {b} | {tps:.2f} | {tps * tile * tile / 1e6:.2f}")
+            print(f"{device.type} | {describe(amp)} | {b} | {tps:.2f} | {tps * tile * tile / 1e6:.2f}")
     print(f"# reproduce: python bench/model_speed.py {' '.join(sys.argv[1:])}")
 
 

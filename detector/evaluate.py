@@ -119,13 +119,14 @@ def _angle_diff_deg(a_rad: np.ndarray, b_rad: np.ndarray) -> np.ndarray:
 def summarise(results: list[SceneResult], score_threshold: float) -> dict:
     """All metrics for ``results``: AP50, AP50:95, and at ``score_threshold`` recall, precision,
     length MAE and mean signed length error (m; a bias moves every hull class and barrel figure
-    the same way, noise mostly cancels), heading error (deg, bow known), type accuracy and
-    per-scene counts."""
+    the same way, noise mostly cancels), mean relative length error (share of the true length),
+    heading error (deg, bow known) and the share of hulls whose bow end is the right one (heading
+    within 90 degrees), type accuracy and per-scene counts."""
     out = {"scenes": len(results), "vessels": int(sum((~r.true_ignore).sum() for r in results))}
     out["ap50"] = average_precision(results, 0.5)
     out["ap50_95"] = float(np.nanmean([average_precision(results, t) for t in IOU_THRESHOLDS])) if results else float("nan")
     tp = fp = fn = 0
-    length_err, heading_err, type_ok, count_err = [], [], [], []
+    length_err, length_rel, heading_err, type_ok, count_err = [], [], [], [], []
     for r in results:
         sel = r.pred_score >= score_threshold
         pc, ps, pt = r.pred_corners[sel], r.pred_score[sel], r.pred_p_tanker[sel]
@@ -139,6 +140,7 @@ def summarise(results: list[SceneResult], score_threshold: float) -> dict:
             po, to = corners_to_obb(pc[real]), corners_to_obb(r.true_corners[matched[real]])
             sized = ~r.true_box_only[matched[real]]  # a box's long side is not the hull's length
             length_err += list((po[sized, 2] - to[sized, 2]) * (r.scene_gsd_m or r.gsd_m))
+            length_rel += list(np.abs(po[sized, 2] - to[sized, 2]) / np.maximum(to[sized, 2], 1e-9))
             bow = r.true_has_bow[matched[real]]
             heading_err += list(_angle_diff_deg(po[bow, 4], to[bow, 4]))
             ttype = r.true_type[matched[real]]
@@ -150,7 +152,9 @@ def summarise(results: list[SceneResult], score_threshold: float) -> dict:
         length_mae_m=float(np.mean(np.abs(length_err))) if length_err else float("nan"),
         length_bias_m=float(np.mean(length_err)) if length_err else float("nan"),
         heading_mae_deg=float(np.mean(heading_err)) if heading_err else float("nan"),
+        length_rel_error=float(np.mean(length_rel)) if length_rel else float("nan"),
         heading_within_30deg=float(np.mean(np.asarray(heading_err) <= 30)) if heading_err else float("nan"),
+        bow_right=float(np.mean(np.asarray(heading_err) < 90)) if heading_err else float("nan"),
         type_accuracy=float(np.mean(type_ok)) if type_ok else float("nan"),
         count_exact=float(np.mean(np.asarray(count_err) == 0)) if count_err else float("nan"),
         count_mae=float(np.mean(np.abs(count_err))) if count_err else float("nan"),

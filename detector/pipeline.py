@@ -33,6 +33,7 @@ from .measure import geojson_feature, vessel_rows
 from .engine import pick_device, torchrun_place
 from .model import decode, fuse_for_inference, load_model
 from .outputs import aggregate, count_rows, is_output_path, part_path, read_part, table, write_part
+from .precision import amp_dtype, autocast, describe
 from .predict import EDGE_MARGIN_PX, SceneDetections, merge, tile_to_scene
 
 REPO = Path(__file__).resolve().parents[1]
@@ -112,10 +113,13 @@ def _sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def run_key(cfg: InferConfig, model_sha: str) -> str:
-    """What a scene result depends on; parts made under another key are redone, not reused."""
+def run_key(cfg: InferConfig, model_sha: str, precision: str = "float32") -> str:
+    """What a scene result depends on; parts made under another key are redone, not reused.
+
+    ``precision`` is the arithmetic the model runs in (bfloat16 and float32 give slightly
+    different scores, so a run resumed on another kind of CPU redoes its scenes)."""
     parts = {
-        "model": model_sha, "gsd_m": cfg.gsd_m, "bands": cfg.bands, "aoi": cfg.aoi, "aoi_buffer_m": cfg.aoi_buffer_m,
+        "model": model_sha, "precision": precision, "gsd_m": cfg.gsd_m, "bands": cfg.bands, "aoi": cfg.aoi, "aoi_buffer_m": cfg.aoi_buffer_m,
         "score_threshold": cfg.score_threshold, "nms_iou": cfg.nms_iou, "version": __version__,
         "berths": _sha256(cfg.berths) if cfg.berths else None,
         "aoi_file": _sha256(cfg.aoi) if cfg.aoi not in ("berths", "whole") else None,
@@ -182,7 +186,8 @@ def run(cfg: InferConfig, log=print) -> int:
             raise InputError(f"--device: {exc}") from None
         model, mcfg, meta = load_model(cfg.model, device)
         model_sha = _sha256(cfg.model)
-        key = run_key(cfg, model_sha)
+        precision = describe(amp_dtype(device, cfg.amp))
+        key = run_key(cfg, model_sha, precision)
         plan = _plan_config(cfg, cfg.tile_px)
         # NHWC is what oneDNN (CPU) and tensor cores (CUDA) run fastest: 1.46x on two CPU cores here.
         model = fuse_for_inference(model).to(memory_format=torch.channels_last)
@@ -204,7 +209,7 @@ def run(cfg: InferConfig, log=print) -> int:
         record = {
             "tool": "vostochny-detector", "version": __version__,
             "model": {"path": str(cfg.model), "sha256": model_sha, "config": asdict(mcfg), "meta": meta},
-            "config": asdict(cfg), "run_key": key, "world_size": place.world_size, "device": str(device),
+            "config": asdict(cfg), "run_key": key, "world_size": place.world_size, "device": str(device), "precision": precision,
             "rank0_timing_s": {**timing, "total": round(time.perf_counter() - t_start, 3)},
             "scenes": [{k: p.get(k) for k in ("scene", "path", "status", "error", "datetime", "crs", "gsd_m", "work_gsd_m",
                                               "tiles", "vessels_found", "tankers", "seconds")} for p in parts],
@@ -285,7 +290,7 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
     every_s = 0.1 if sys.stderr.isatty() else 30.0
     scenes_bar = tqdm(total=len(todo), desc="scenes", unit="scene", disable=not show, position=0, mininterval=every_s)
     tiles_bar = tqdm(total=0, desc="tiles", unit="tile", disable=not show, position=1, mininterval=every_s)
-    use_amp = cfg.amp and device.type == "cuda"
+    amp = amp_dtype(device, cfg.amp)
 
     def finish(index: int, error: str | None = None) -> None:
         t0 = time.perf_counter()
@@ -318,7 +323,7 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
         if batch.keys:
             t0 = time.perf_counter()
             x = batch.images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+            with autocast(device, amp):
                 out = model(x)
             dets = decode(out, mcfg.stride, cfg.score_threshold)
             timing["model"] += time.perf_counter() - t0

@@ -15,6 +15,7 @@ import torch
 
 from .geometry import obb_to_corners, rotated_nms, touches_border
 from .model import ModelConfig, TileDetections, decode
+from .precision import amp_dtype, autocast
 from .scene import Scene
 from .tiles import DEFAULT_OVERLAP_M, Tile
 
@@ -31,7 +32,7 @@ class PredictConfig:
     batch_size: int = 8
     overlap_m: float = DEFAULT_OVERLAP_M
     edge_margin_px: float = EDGE_MARGIN_PX
-    amp: bool = True  # CUDA only
+    amp: bool = True  # mixed precision: float16 on CUDA, bfloat16 on CPUs with native bf16 (detector.precision)
 
 
 @dataclass
@@ -97,12 +98,12 @@ def predict_scene(model: torch.nn.Module, cfg: ModelConfig, scene: Scene, pcfg: 
     work = cfg.work_gsd_m(info.gsd_m)
     tiles = scene.tiles(work, cfg.tile_px, pcfg.overlap_m, area_px)
     parts = []
-    use_amp = pcfg.amp and device.type == "cuda"
+    amp = amp_dtype(device, pcfg.amp)
     for start in range(0, len(tiles), pcfg.batch_size):
         batch = tiles[start:start + pcfg.batch_size]
         images = np.stack([scene.read_tile(t, cfg.tile_px)[0] for t in batch])
-        x = torch.from_numpy(images).to(device, non_blocking=True)
-        with torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
+        x = torch.from_numpy(images).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        with autocast(device, amp):
             out = model(x)
         for tile, dets in zip(batch, decode(out, cfg.stride, pcfg.score_threshold)):
             parts.append(tile_to_scene(dets, tile, info.width, info.height, pcfg.edge_margin_px))

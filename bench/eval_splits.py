@@ -1,0 +1,116 @@
+"""Score checkpoints on the validation splits that training never sees (the model card's figures).
+
+Splits (data from ``../shared/data``; a split whose data is absent is skipped):
+
+- ``harbours-test``: harbours-ge group ``test`` (80 Google Earth harbour images, 662 vessels with bow);
+- ``sen2ships-heldout``: the sen2ships ports cartagena, klang and valencia (Sentinel-2, 10 m);
+- ``aerial-holdout``: ships-aerial, the 15 % of whole sources picked by ``--holdout-share 0.15``
+  (axis-aligned truth, scored against the envelopes of the detections), also by group;
+- ``synth-fine`` and ``synth-10m``: synthetic scenes of seeds never trained on (seed 7 at 0.3-3 m,
+  seed 8 at 10 m, 40 each), rendered once into ``--cache-dir``.
+
+Prints one row per checkpoint and split, and writes them all as JSON with ``--json``.
+
+    python bench/eval_splits.py models/vostochny_default.pt --threads 2
+    python bench/eval_splits.py runs/cmp/resnet18-init/last.pt runs/cmp/regnet-scratch/last.pt --splits harbours-test aerial-holdout --json runs/cmp/eval.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from detector.engine import evaluate_model  # noqa: E402
+from detector.evaluate import summarise  # noqa: E402
+from detector.labels import read_coco, read_truth_dir  # noqa: E402
+from detector.model import load_model  # noqa: E402
+from detector.predict import PredictConfig  # noqa: E402
+from detector.sources import select_groups, select_holdout  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data"
+HELD_OUT_PORTS = ["cartagena", "klang", "valencia"]
+AERIAL_HOLDOUT_SHARE = 0.15
+SPLITS = ("harbours-test", "sen2ships-heldout", "aerial-holdout", "synth-fine", "synth-10m")
+COLUMNS = ("ap50", "recall", "precision", "length_mae_m", "length_rel_error", "bow_right", "heading_mae_deg", "type_accuracy")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("models", nargs="*", type=Path, default=[ROOT / "models" / "vostochny_default.pt"])
+    p.add_argument("--splits", nargs="*", default=list(SPLITS), choices=SPLITS)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--score-threshold", type=float, default=PredictConfig.score_threshold)
+    p.add_argument("--cache-dir", type=Path, default=ROOT / "outputs" / "cache")
+    p.add_argument("--json", type=Path, default=None, help="also write every row here")
+    p.add_argument("--no-amp", action="store_true", help="float32 inference (default: bfloat16 on CPUs with native bf16)")
+    return p
+
+
+def split_scenes(name: str, cache_dir: Path):
+    """The labelled scenes of a validation split, or None when its data is absent."""
+    if name == "harbours-test":
+        labels = DATA / "harbours-ge" / "labels.json"
+        return select_groups(read_coco(labels), ["test"]) if labels.is_file() else None
+    if name == "sen2ships-heldout":
+        labels = DATA / "sen2ships" / "labels.json"
+        return select_groups(read_coco(labels), HELD_OUT_PORTS) if labels.is_file() else None
+    if name == "aerial-holdout":
+        labels = DATA / "ships-aerial" / "labels.json"
+        return select_holdout(read_coco(labels), AERIAL_HOLDOUT_SHARE, held_out=True) if labels.is_file() else None
+    from detector.synth.training import write_set
+
+    if name == "synth-fine":
+        return read_truth_dir(write_set(cache_dir / "synth-test-fine-s7-n40", 7, 40, gsd_range_m=(0.3, 3.0), context=1.6,
+                                        min_render_gsd_m=0.3, workers=1, progress=False))
+    return read_truth_dir(write_set(cache_dir / "synth-test-10m-s8-n40", 8, 40, gsd_range_m=(10.0, 10.0), context=2.0,
+                                    min_render_gsd_m=0.3, workers=1, progress=False))
+
+
+def _fmt(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+def main(args) -> None:
+    torch.set_num_threads(args.threads)
+    splits = {name: split_scenes(name, args.cache_dir) for name in args.splits}
+    rows = []
+    print("model | split | images | vessels | " + " | ".join(COLUMNS) + " | seconds")
+    for path in args.models:
+        model, cfg, meta = load_model(path)
+        for name, scenes in splits.items():
+            if scenes is None:
+                print(f"{path} | {name} | skipped: data absent")
+                continue
+            t0 = time.perf_counter()
+            report, results = evaluate_model(model, cfg, scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp),
+                                              progress=False)
+            seconds = time.perf_counter() - t0
+            parts = {"all": report["all"]}
+            if name == "aerial-holdout":  # by group: each sensor family on its own
+                by_group = {}
+                for ls, r in zip(scenes, results):
+                    by_group.setdefault(ls.group, []).append(r)
+                parts.update({g: summarise(rs, args.score_threshold) for g, rs in sorted(by_group.items())})
+            for part, s in parts.items():
+                label = name if part == "all" else f"{name}/{part}"
+                images = len(scenes) if part == "all" else s["scenes"]
+                print(f"{path} | {label} | {images} | {s['vessels']} | " + " | ".join(_fmt(s.get(c)) for c in COLUMNS)
+                      + f" | {seconds:.0f}" * (part == "all"))
+                rows.append({"model": str(path), "split": label, **{k: v for k, v in s.items() if not isinstance(v, dict)}})
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(rows, indent=1, default=float))
+    print(f"# reproduce: python bench/eval_splits.py {' '.join(sys.argv[1:])}")
+
+
+if __name__ == "__main__":
+    main(get_args_parser().parse_args())
