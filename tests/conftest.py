@@ -114,7 +114,7 @@ def clear_port(tmp_path_factory):
 
 # The tiny run: 360 steps of 8 tiles. Its loss still falls by about a third an epoch at 150 steps,
 # where recall on these hulls ranged from 0.6 to 1.0 with the CPU's floating-point path; at 360 it
-# has flattened and every hull is found with IoU 0.7 or more on the CPUs tried.
+# has flattened: every hull was found with IoU 0.66-0.94 (seeds 1-4, 1 and 2 threads, float32 and bf16, AMX Xeon).
 TINY_RUN = dict(epochs=12, draws_per_epoch=240, batch_size=8, lr=3e-3, tile_px=128, workers=0, seed=1,
                 loss_weights={"type": 2.0})
 
