@@ -29,6 +29,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from detector.atomic import write_text_atomic  # noqa: E402
 from detector.engine import evaluate_model  # noqa: E402
 from detector.evaluate import summarise  # noqa: E402
 from detector.labels import read_coco, read_truth_dir  # noqa: E402
@@ -108,7 +109,7 @@ def main(args) -> None:
                 rows.append({"model": str(path), "split": label, **{k: v for k, v in s.items() if not isinstance(v, dict)}})
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(rows, indent=1, default=float))
+        write_text_atomic(args.json, json.dumps(rows, indent=1, default=float))
     print(f"# reproduce: python bench/eval_splits.py {' '.join(sys.argv[1:])}")
 
 

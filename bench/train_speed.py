@@ -1,5 +1,6 @@
 """Training throughput in tiles per second: float32 against bfloat16 autocast, channels_last or
-not, for one or more backbones, on random tiles (forward, loss, backward and AdamW step; no I/O).
+not, for one or more backbones, on random tiles: the training loop's own step (``engine.train_step``:
+forward, loss, backward, gradient clipping, AdamW), no I/O.
 
 The settings take turns (round-robin over ``--repeats`` rounds) so a busy neighbour on a shared
 machine slows them all alike; the best round of each is printed.
@@ -21,9 +22,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from detector.engine import train_step  # noqa: E402
 from detector.model import ModelConfig, build  # noqa: E402
-from detector.precision import autocast, cpu_has_native_bf16  # noqa: E402
-from detector.targets import detection_loss, encode  # noqa: E402
+from detector.precision import cpu_has_native_bf16  # noqa: E402
+from detector.targets import encode  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -49,15 +51,6 @@ def _batch(batch: int, tile: int, stride: int, seed: int = 0):
     return images, {k: torch.stack([t[k] for t in targets]) for k in targets[0]}
 
 
-def _step(model, opt, images, targets, dtype):
-    with autocast("cpu", dtype):
-        out = model(images)
-    loss = detection_loss(out, targets)["total"]
-    opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
-
-
 def main(args) -> None:
     torch.set_num_threads(args.threads)
     print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} CPU threads, "
@@ -75,7 +68,7 @@ def main(args) -> None:
                 images, targets = _batch(args.batch_size, args.tile_px, cfg.stride)
                 if cl:
                     images = images.contiguous(memory_format=torch.channels_last)
-                _step(model, opt, images, targets, dtype)  # warm-up: oneDNN picks its kernels
+                train_step(model, opt, images, targets, dtype)  # warm-up: oneDNN picks its kernels
                 params = sum(p.numel() for p in model.parameters()) / 1e6
                 settings.append({"name": f"{bb} | {'bfloat16' if dtype else 'float32'} | {'yes' if cl else 'no'} | {params:.2f}",
                                  "run": (model, opt, images, targets, dtype), "best": float("inf")})
@@ -83,7 +76,7 @@ def main(args) -> None:
         for s in settings:
             t0 = time.perf_counter()
             for _ in range(args.steps):
-                _step(*s["run"])
+                train_step(*s["run"])
             s["best"] = min(s["best"], (time.perf_counter() - t0) / args.steps)
     print("backbone | precision | channels_last | M params | s/step | tiles/s")
     for s in settings:

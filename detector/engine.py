@@ -151,9 +151,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
         load_weights(model, read_checkpoint(init)["model"])
     if state is not None:
         load_weights(model, state["model"])
-    model.to(dev)
     layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
-    model.to(memory_format=layout)
+    model.to(dev, memory_format=layout)
     ddp = model
     if dist.world_size > 1:
         ddp = torch.nn.parallel.DistributedDataParallel(model, device_ids=[dev.index] if dev.type == "cuda" else None)
@@ -182,20 +181,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
         for images, targets in loader:
             images = images.to(dev, non_blocking=True).contiguous(memory_format=layout)
             targets = {k: v.to(dev, non_blocking=True) for k, v in targets.items()}
-            with autocast(dev, amp):
-                out = ddp(images)
-            terms = detection_loss(out, targets, cfg.loss_weights)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(terms["total"]).backward()
-                scaler.unscale_(optimizer)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                terms["total"].backward()
-                torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                optimizer.step()
+            terms = train_step(ddp, optimizer, images, targets, amp, scaler, cfg.loss_weights, cfg.grad_clip)
             scheduler.step()
             steps += 1
             for k in LOG_TERMS:
@@ -216,6 +202,28 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
         if dist.world_size > 1:
             torch.distributed.barrier()
     return last
+
+
+def train_step(model: torch.nn.Module, optimizer, images: torch.Tensor, targets: dict, amp: torch.dtype | None,
+               scaler=None, loss_weights: dict | None = None, grad_clip: float = TrainConfig.grad_clip) -> dict:
+    """One optimisation step: forward under autocast to ``amp`` (None: float32), loss, backward
+    (scaled when ``scaler`` is given), gradient clipping, optimizer step. Returns the loss terms."""
+    with autocast(images.device, amp):
+        out = model(images)
+    terms = detection_loss(out, targets, loss_weights)
+    optimizer.zero_grad(set_to_none=True)
+    params = [p for group in optimizer.param_groups for p in group["params"]]
+    if scaler is not None:
+        scaler.scale(terms["total"]).backward()
+        scaler.unscale_(optimizer)
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        terms["total"].backward()
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        optimizer.step()
+    return terms
 
 
 def _bar(total: int, desc: str, enabled: bool):

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
+import torch
+from torchvision.ops import box_iou
 
 from .geometry import corners_to_obb, iou_matrix
 
@@ -50,17 +52,17 @@ class SceneResult:
         """(detections, truth) IoU, computed once for every threshold and summary: oriented IoU,
         except against box-only truth, where the detection's axis-aligned envelope is compared with
         the box (the horizontal-box task of DOTA: all such a label can tell)."""
-        out = iou_matrix(self.pred_corners, self.true_corners)
         boxed = self.true_box_only
+        out = np.zeros((len(self.pred_corners), len(self.true_corners)))
+        out[:, ~boxed] = iou_matrix(self.pred_corners, self.true_corners[~boxed])
         if boxed.any() and len(self.pred_corners):
-            out[:, boxed] = iou_matrix(envelope_corners(self.pred_corners), envelope_corners(self.true_corners[boxed]))
+            out[:, boxed] = box_iou(_envelope_xyxy(self.pred_corners), _envelope_xyxy(self.true_corners[boxed])).numpy()
         return out
 
 
-def envelope_corners(corners: np.ndarray) -> np.ndarray:
-    """(n, 4, 2) corners to the corners of their axis-aligned envelopes."""
-    lo, hi = corners.min(axis=1), corners.max(axis=1)
-    return np.stack([lo, np.column_stack([hi[:, 0], lo[:, 1]]), hi, np.column_stack([lo[:, 0], hi[:, 1]])], axis=1)
+def _envelope_xyxy(corners: np.ndarray) -> torch.Tensor:
+    """(n, 4, 2) corners to their axis-aligned envelopes as (n, 4) x0, y0, x1, y1."""
+    return torch.from_numpy(np.concatenate([corners.min(axis=1), corners.max(axis=1)], axis=1))
 
 
 def match(iou: np.ndarray, scores: np.ndarray, ignore: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:

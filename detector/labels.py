@@ -65,9 +65,12 @@ class LabelledScene:
         return len(self.corners)
 
 
-def _scene(path, corners, has_bow, types, gsd_m=None, group="", meta=None) -> LabelledScene:
+def _scene(path, corners, has_bow, types, gsd_m=None, group="", meta=None, **flags) -> LabelledScene:
+    """A LabelledScene from lists; ``flags`` are per-vessel arrays (``box_only``, ``beam_known``) or
+    ``gsd_range_m``."""
+    flags = {k: np.asarray(v, bool) if k in ("box_only", "beam_known") else v for k, v in flags.items()}
     return LabelledScene(Path(path), np.asarray(corners, np.float64).reshape(-1, 4, 2), np.asarray(has_bow, bool),
-                         np.asarray(types, np.int64), gsd_m, group, meta or {})
+                         np.asarray(types, np.int64), gsd_m, group, meta or {}, **flags)
 
 
 def type_from_name(name: str) -> int:
@@ -105,10 +108,11 @@ def read_truth_dir(directory: str | Path, csv_name: str = "truth.csv") -> list[L
     return scenes
 
 
-def _keypoint_corners(ann: dict, names: list[str]) -> np.ndarray | None:
+def _keypoint_corners(ann: dict, names: list[str], shape: np.ndarray | None) -> np.ndarray | None:
     """Corners (bow pair first) from ``bow`` and ``stern`` keypoints: the axis and length are
-    measured; the beam is the label's ``beam_px_estimated``, else the polygon's short side, else
-    a sixth of the length (the middle of the 1/12-1/4 range of hull shapes)."""
+    measured; the beam is the label's ``beam_px_estimated``, else the short side of ``shape`` (the
+    annotation's polygon or mask rectangle, when it has one), else a sixth of the length (the
+    middle of the 1/12-1/4 range of hull shapes)."""
     kp = np.asarray(ann.get("keypoints") or [], np.float64).reshape(-1, 3)
     if "bow" not in names or "stern" not in names or len(kp) < len(names):
         return None
@@ -119,10 +123,8 @@ def _keypoint_corners(ann: dict, names: list[str]) -> np.ndarray | None:
     if length <= 0:
         return None
     beam = ann.get("beam_px_estimated")
-    if not beam:
-        seg = ann.get("segmentation")
-        if isinstance(seg, list) and seg and len(seg[0]) >= 8:
-            beam = float(corners_to_obb(min_area_corners(np.asarray(seg[0], np.float64).reshape(-1, 2))[None])[0, 3])
+    if not beam and shape is not None and ann.get("segmentation"):  # a bbox's short side is not a beam
+        beam = corners_to_obb(shape[None])[0, 3]
     beam = float(beam) if beam else length / 6
     centre = (bow[:2] + stern[:2]) / 2
     heading = float(np.arctan2(bow[1] - stern[1], bow[0] - stern[0]))
@@ -172,10 +174,10 @@ def read_coco(json_path: str | Path, image_dir: str | Path | None = None, gsd_m:
     for img in images:
         corners, types, bows, boxes, beams = [], [], [], [], []
         for a in by_image.get(img["id"], []):
-            c = _keypoint_corners(a, cat_points.get(a.get("category_id"), []))
+            shape = _coco_corners(a, int(img["height"]), int(img["width"]))
+            c = _keypoint_corners(a, cat_points.get(a.get("category_id"), []), shape)
             bow = c is not None
-            if c is None:
-                c = _coco_corners(a, int(img["height"]), int(img["width"]))
+            c = shape if c is None else c
             if c is None:
                 continue
             seg = a.get("segmentation")
@@ -189,10 +191,8 @@ def read_coco(json_path: str | Path, image_dir: str | Path | None = None, gsd_m:
         gsd_range = _gsd_range(img.get("gsd_m_range"), json_path, name)
         image_gsd = gsd_m or img.get("gsd_m") or (float(np.sqrt(gsd_range[0] * gsd_range[1])) if gsd_range else None)
         meta = {k: img[k] for k in ("date", "source_name") if k in img}
-        scene = _scene(image_dir / name, corners, bows, types, image_gsd, group, meta)
-        scene.box_only, scene.beam_known = np.asarray(boxes, bool), np.asarray(beams, bool)
-        scene.gsd_range_m = None if gsd_m else gsd_range  # a GSD the user gives is taken as known
-        scenes.append(scene)
+        scenes.append(_scene(image_dir / name, corners, bows, types, image_gsd, group, meta, box_only=boxes,
+                             beam_known=beams, gsd_range_m=None if gsd_m else gsd_range))  # a GSD the user gives is known
     return scenes
 
 

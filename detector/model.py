@@ -99,18 +99,23 @@ def trunk_stages(backbone: str) -> tuple[nn.Module, nn.Module, nn.Module, nn.Mod
     raise ValueError(f"backbone {backbone!r} is not supported (ResNets, mobilenet_v3_*, regnet_*)")
 
 
+@torch.no_grad()
+def _probe(modules, size_px: int = 64) -> list[torch.Size]:
+    """Output shapes of ``modules`` run in sequence on a blank ``size_px`` image. In eval mode, so
+    the probe does not move BatchNorm's running statistics; each module's mode is restored."""
+    x, shapes = torch.zeros(1, 3, size_px, size_px), []
+    for m in modules:
+        was_training = m.training
+        x = m.eval()(x)
+        m.train(was_training)
+        shapes.append(x.shape)
+    return shapes
+
+
 def _mobilenet_stages(features: nn.Sequential):
     """Split MobileNetV3 ``features`` where the resolution halves, keeping strides 2 (stem), 4, 8, 16."""
-    x = torch.zeros(1, 3, 64, 64)
-    ends, size = [], 64
-    features.eval()  # a probe pass must not move BatchNorm's running statistics
-    with torch.no_grad():
-        for i, block in enumerate(features):
-            x = block(x)
-            if x.shape[-1] < size:  # this block halved the resolution: a new stage starts here
-                ends.append(i)
-                size = x.shape[-1]
-    features.train()
+    sizes = [64] + [s[-1] for s in _probe(list(features))]
+    ends = [i for i in range(len(features)) if sizes[i + 1] < sizes[i]]  # blocks that halve: a stage starts
     s4, s8, s16, s32 = ends[1], ends[2], ends[3], ends[4]
     return features[:s4], features[s4:s8], features[s8:s16], features[s16:s32]
 
@@ -124,12 +129,7 @@ class OrientedDetector(nn.Module):
             raise ValueError("only stride 4 (the FPN level of layer1) is supported")
         self.cfg = cfg
         self.stem, self.layer1, self.layer2, self.layer3 = trunk_stages(cfg.backbone)
-        stages = nn.Sequential(self.stem, self.layer1, self.layer2, self.layer3).eval()  # probe without moving BN statistics
-        with torch.no_grad():
-            c1 = self.layer1(self.stem(torch.zeros(1, 3, 64, 64)))
-            c2 = self.layer2(c1)
-            chans = [c1.shape[1], c2.shape[1], self.layer3(c2).shape[1]]
-        stages.train()
+        chans = [s[1] for s in _probe([self.stem, self.layer1, self.layer2, self.layer3])[1:]]
         self.fpn = FeaturePyramidNetwork(chans, cfg.fpn_channels)
         # Only the stride-4 output is used: drop the other levels' output convs so every
         # parameter gets a gradient (DistributedDataParallel requires it) and none is computed in vain.

@@ -9,12 +9,14 @@ Weights and the loss stay float32 in every case: autocast only lowers the convol
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import torch
 
 
+@functools.cache
 def cpu_has_native_bf16() -> bool:
-    """True when this CPU computes bfloat16 in hardware (AMX tiles or AVX512-BF16)."""
+    """True when this CPU computes bfloat16 in hardware (AMX tiles or AVX512-BF16); probed once."""
     probes = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
     for name in probes:  # private but stable since torch 2.1; a missing probe means "not known"
         fn = getattr(torch.cpu, name, None)
