@@ -78,8 +78,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     ev.add_argument("--product", default=None, help="cargo for barrels per tonne: diesel (default), gasoline, jet, fuel_oil, crude")
     ev.add_argument("--dwell-days", type=float, nargs=2, default=(1.0, 2.0), metavar=("MIN", "MAX"),
                     help="a stay at the berth lasts between these many days, uniformly (default 1 2, DESIGN.md)")
-    ev.add_argument("--detector-recall", type=float, default=1.0,
-                    help="chance a clear look finds a tanker that is there, for the missed-visit correction (default 1)")
+    ev.add_argument("--detector-recall", type=float, default=None,
+                    help="chance a clear look finds a tanker that is there, for the missed-visit correction, taken as "
+                         "exact (default: the recall measured for the model and stored in its checkpoint, by GSD, "
+                         "with its uncertainty; 1 when the checkpoint has none)")
     ev.add_argument("--length-tolerance-px", type=float, default=3.0,
                     help="a hull's measured length is right to within this many ground pixels (at least 10 m; about 2 sd); "
                          "sets hull matching across scenes and the barrels' spread (default 3)")
@@ -97,7 +99,7 @@ def config_from_args(args: argparse.Namespace) -> InferConfig:
         raise InputError(f"--score-threshold must be within 0-1, got {args.score_threshold}")
     if not 0.0 < args.nms_iou <= 1.0:
         raise InputError(f"--nms-iou must be within (0, 1], got {args.nms_iou}")
-    if not 0.0 < args.detector_recall <= 1.0:
+    if args.detector_recall is not None and not 0.0 < args.detector_recall <= 1.0:
         raise InputError(f"--detector-recall must be within (0, 1], got {args.detector_recall}")
     if not 0.0 < args.dwell_days[0] <= args.dwell_days[1]:
         raise InputError(f"--dwell-days must be 0 < MIN <= MAX, got {args.dwell_days}")

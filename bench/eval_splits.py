@@ -11,7 +11,14 @@ Splits (data from ``../shared/data``; a split whose data is absent is skipped):
 
 Prints one row per checkpoint and split, and writes them all as JSON with ``--json``.
 
+``--store-recall OUT.pt`` also measures the recall ``infer.py --events`` needs (``detector/recall.py``):
+two seasons of clips around the oil berth (seeds ``bench/seasons.CALIBRATION_SEEDS``, busier
+than usual so that many hulls are seen) run through the pipeline; in each look the clear-look
+rule calls clear, each true tanker at the berth is found or not. The counts by GSD band go into a
+copy of the (one) checkpoint at OUT.pt, which ``infer.py --events`` then uses by default.
+
     python bench/eval_splits.py models/vostochny_default.pt --threads 2
+    python bench/eval_splits.py runs/x/model.pt --splits --store-recall runs/x/model-recall.pt
     python bench/eval_splits.py runs/cmp/resnet18-init/last.pt runs/cmp/regnet-scratch/last.pt --splits harbours-test aerial-holdout --json runs/cmp/eval.json
 """
 
@@ -28,6 +35,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from detector.atomic import write_text_atomic  # noqa: E402
 from detector.engine import evaluate_model  # noqa: E402
@@ -47,13 +55,44 @@ COLUMNS = ("ap50", "recall", "precision", "length_mae_m", "length_rel_error", "b
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("models", nargs="*", type=Path, default=[ROOT / "models" / "vostochny_default.pt"])
-    p.add_argument("--splits", nargs="*", default=list(SPLITS), choices=SPLITS)
+    p.add_argument("--splits", nargs="*", default=list(SPLITS), choices=SPLITS, help="none: only --store-recall")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--score-threshold", type=float, default=PredictConfig.score_threshold)
     p.add_argument("--cache-dir", type=Path, default=ROOT / "outputs" / "cache")
     p.add_argument("--json", type=Path, default=None, help="also write every row here")
     p.add_argument("--no-amp", action="store_true", help="float32 inference (default: bfloat16 on CPUs with native bf16)")
+    p.add_argument("--store-recall", type=Path, default=None, metavar="OUT.pt",
+                   help="measure the loading-berth recall and write a copy of the checkpoint carrying it here")
     return p
+
+
+def measure_recall(model: Path, out: Path, cache_dir: Path, threads: int, amp: bool) -> None:
+    """The events step's recall on the calibration seasons, stored in a copy of ``model`` at ``out``."""
+    import tempfile
+    from datetime import datetime, timezone
+
+    import seasons
+
+    from detector.pipeline import InferConfig
+    from detector.recall import DetectorRecall, RecallBand, berth_recall, store_recall
+
+    start, end = datetime(2024, 5, 1, tzinfo=timezone.utc), datetime(2024, 7, 30, tzinfo=timezone.utc)
+    bands: dict = {}
+    for seed in seasons.CALIBRATION_SEEDS:
+        scene_dir = seasons.render(cache_dir, seed, start, end, nk_visits=70)
+        with tempfile.TemporaryDirectory() as tmp:
+            seasons.infer(scene_dir, model, Path(tmp), threads, events=False, amp=amp)
+            got = berth_recall(seasons.read_rows(scene_dir / "truth.csv"), seasons.read_rows(Path(tmp) / "detections.csv"),
+                               seasons.read_rows(Path(tmp) / "counts.csv"), {"oil_berth"}, InferConfig.min_clear_share)
+        for b in got.bands:
+            f, n = bands.get((b.gsd_lo_m, b.gsd_hi_m), (0, 0))
+            bands[(b.gsd_lo_m, b.gsd_hi_m)] = (f + b.found, n + b.hulls)
+    source = (f"measured on synthetic seasons (seeds {', '.join(map(str, seasons.CALIBRATION_SEEDS))}, "
+              f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, clips around the oil berth)")
+    recall = DetectorRecall(tuple(RecallBand(lo, hi, f, n) for (lo, hi), (f, n) in sorted(bands.items())), None, source)
+    store_recall(model, out, recall, score_threshold=PredictConfig.score_threshold, min_clear_share=InferConfig.min_clear_share,
+                 match_distance_m=40.0)
+    print(f"{out}: {recall.describe()}")
 
 
 def split_scenes(name: str, cache_dir: Path):
@@ -107,6 +146,10 @@ def main(args) -> None:
                 print(f"{path} | {label} | {images} | {s['vessels']} | " + " | ".join(_fmt(s.get(c)) for c in COLUMNS)
                       + f" | {seconds:.0f}" * (part == "all"))
                 rows.append({"model": str(path), "split": label, **{k: v for k, v in s.items() if not isinstance(v, dict)}})
+    if args.store_recall is not None:
+        if len(args.models) != 1:
+            raise SystemExit("--store-recall takes one model")
+        measure_recall(args.models[0], args.store_recall, args.cache_dir, args.threads, not args.no_amp)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(args.json, json.dumps(rows, indent=1, default=float))

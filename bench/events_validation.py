@@ -35,10 +35,10 @@ END = datetime(2024, 11, 5, tzinfo=timezone.utc)
 GSD_M = 3.0
 
 
-def simulate(seed: int, recall: float, length_sd_m: float):
+def simulate(seed: int, recall: float, length_sd_m: float, start: datetime = START, end: datetime = END):
     """(looks, sightings, true barrels, true visits) of one simulated season at the oil berth."""
-    visits = [v for v in simulate_visits(START, END, seed) if v.loading]
-    specs = series_specs(START, END, "planetscope", seed, visits)
+    visits = [v for v in simulate_visits(start, end, seed) if v.loading]
+    specs = series_specs(start, end, "planetscope", seed, visits)
     rng = np.random.default_rng([seed, 99])
     looks, sightings = [], []
     for spec in specs:
@@ -55,6 +55,16 @@ def simulate(seed: int, recall: float, length_sd_m: float):
     return looks, sightings, float(sum(v.barrels for v in visits)), len(visits)
 
 
+def correct(seed: int, recall: float, length_sd_m: float, start: datetime = START, end: datetime = END, draws: int = 4000):
+    """(truth, observed, corrected dict, seen events, true visits) of one season from sightings alone."""
+    track = TrackConfig(detector_recall=recall, length_pixels=max(3.0, 2 * length_sd_m / GSD_M))
+    looks, sightings, truth, n_true = simulate(seed, recall, length_sd_m, start, end)
+    events = load_events(track_visits(looks, sightings, {"oil_berth": "oil"}, track), track)
+    clear = {"oil_berth": [lk.time for lk in looks if lk.seen]}
+    total = estimate(events, clear, start, end, track, EstimateConfig(recall=recall, draws=draws, seed=seed))[-1]
+    return truth, total.barrels_observed, total.barrels_corrected, len(events), n_true
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=20)
@@ -64,22 +74,17 @@ def main() -> int:
     p.add_argument("--draws", type=int, default=4000)
     args = p.parse_args()
     # The tracker is told what the bench's detector does: its recall and its length error (2 sd).
-    track = TrackConfig(detector_recall=args.recall, length_pixels=max(3.0, 2 * args.length_sd_m / GSD_M))
-    assert track.max_stay_days == 1.5 * 2.0 and track.max_gap_days == 2.0 * 2.0  # as infer.py derives them from --dwell-days 1 2
+    assert TrackConfig().max_stay_days == 1.5 * 2.0 and TrackConfig().max_gap_days == 2.0 * 2.0  # as infer.py derives them
     print("| seed | true visits | seen events | true barrels | observed-only | corrected (90 % interval) | inside |")
     print("|---|---|---|---|---|---|---|")
     rel_err, rel_obs, covered = [], [], []
     for seed in range(args.first_seed, args.first_seed + args.seeds):
-        looks, sightings, truth, n_true = simulate(seed, args.recall, args.length_sd_m)
-        events = load_events(track_visits(looks, sightings, {"oil_berth": "oil"}, track), track)
-        clear = {"oil_berth": [lk.time for lk in looks if lk.seen]}
-        total = estimate(events, clear, START, END, track, EstimateConfig(recall=args.recall, draws=args.draws, seed=seed))[-1]
-        c = total.barrels_corrected
+        truth, observed, c, n_events, n_true = correct(seed, args.recall, args.length_sd_m, draws=args.draws)
         inside = c["low"] <= truth <= c["high"]
         rel_err.append((c["median"] - truth) / truth)
-        rel_obs.append((total.barrels_observed - truth) / truth)
+        rel_obs.append((observed - truth) / truth)
         covered.append(inside)
-        print(f"| {seed} | {n_true} | {len(events)} | {truth:,.0f} | {total.barrels_observed:,.0f} | "
+        print(f"| {seed} | {n_true} | {n_events} | {truth:,.0f} | {observed:,.0f} | "
               f"{c['median']:,.0f} ({c['low']:,.0f}-{c['high']:,.0f}) | {'yes' if inside else 'NO'} |", flush=True)
     rel_err, rel_obs = np.array(rel_err), np.array(rel_obs)
     print(f"\n{args.seeds} seeds, recall {args.recall}, length sd {args.length_sd_m} m:")

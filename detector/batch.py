@@ -9,6 +9,7 @@ but rasterio handles are per process, hence processes, not threads.
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 
@@ -18,8 +19,18 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from .berths import Berth, PlacedBerth, place, search_area_px
 from .errors import SceneError
-from .scene import Scene
+from .georef import metres_per_degree
+from .scene import Scene, ShadowReach
+from .sun import shadow_direction, sun_position
 from .tiles import DEFAULT_OVERLAP_M, Tile
+
+# Cloud bases from which shadows are looked for on a berth: low and middle clouds (Fmask sweeps
+# 0.2-12 km; higher clouds are thin cirrus that rarely hide a hull), and the farthest a shadow is
+# followed (a low sun throws a 4 km cloud's shadow 11 km at 20 degrees).
+CLOUD_HEIGHTS_M = (200.0, 4000.0)
+MAX_SHADOW_REACH_M = 8000.0
+# Below this solar elevation an optical scene shows nothing useful: no berth in it counts as seen.
+MIN_SUN_ELEVATION_DEG = 5.0
 
 # The network's coarsest feature map is 1/16 of its input: inputs are padded to a multiple of it.
 PAD_MULTIPLE_PX = 16
@@ -95,13 +106,43 @@ def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
         elif cfg.area_mode == "aoi" and scene.georef is not None:  # no CRS: cannot place it, search whole
             area = scene.aoi_to_pixels(cfg.area_lonlat)
         tiles = scene.tiles(work, cfg.tile_px, cfg.overlap_m, area, fit=True)
-        shares = {pb.berth.name: tuple(round(v, 4) for v in scene.area_shares(pb.outline_px)) for pb in placed}
+        shares = {pb.berth.name: berth_shares(scene, pb) for pb in placed}
         scene.close()
         return SceneHeader(job, None, scene, work, tiles, placed, area, shares)
     except SceneError as exc:
         return SceneHeader(job, str(exc))
     except Exception as exc:  # noqa: BLE001 - one scene's surprise must not stop a batch job
         return SceneHeader(job, _unexpected(job, exc))
+
+
+def berth_shares(scene: Scene, pb: PlacedBerth) -> tuple[float, float]:
+    """(valid, clear) shares of a berth's whole outline in ``scene`` (``Scene.area_shares``), with
+    cloud shadows looked for when the scene's time and place give the sun; none at night."""
+    reach = None
+    info = scene.info
+    if info.datetime is not None and scene.georef is not None:
+        c = pb.berth.outline_lonlat.centroid
+        elevation, azimuth = sun_position(info.datetime, c.x, c.y)
+        if elevation < MIN_SUN_ELEVATION_DEG:
+            return 0.0, 0.0
+        reach = shadow_reach_px(scene, c.x, c.y, elevation, azimuth)
+    valid, clear = scene.area_shares(pb.whole_px, shadow=reach)
+    return round(valid, 4), round(clear, 4)
+
+
+def shadow_reach_px(scene: Scene, lon: float, lat: float, elevation_deg: float, azimuth_deg: float) -> ShadowReach:
+    """Where a cloud's shadow falls in ``scene`` near (``lon``, ``lat``): the ground direction away
+    from the sun, turned into scene pixels, and the distances for ``CLOUD_HEIGHTS_M``."""
+    east, north = shadow_direction(azimuth_deg)
+    m_lon, m_lat = metres_per_degree(lat)
+    x0, y0 = scene.georef.lonlat_to_pixel(np.array([lon]), np.array([lat]))
+    x1, y1 = scene.georef.lonlat_to_pixel(np.array([lon + 100.0 * east / m_lon]), np.array([lat + 100.0 * north / m_lat]))
+    dx, dy = float(x1[0] - x0[0]), float(y1[0] - y0[0])
+    px_per_m = math.hypot(dx, dy) / 100.0
+    tan_e = math.tan(math.radians(elevation_deg))
+    near_m, far_m = (min(h / tan_e, MAX_SHADOW_REACH_M) for h in CLOUD_HEIGHTS_M)
+    norm = max(math.hypot(dx, dy), 1e-12)
+    return ShadowReach(dx / norm, dy / norm, near_m * px_per_m, far_m * px_per_m)
 
 
 def _unexpected(job: SceneJob, exc: Exception) -> str:

@@ -37,10 +37,17 @@ class Berth:
 
 @dataclass(frozen=True)
 class PlacedBerth:
-    """A berth on one scene: its outline in scene pixels (clipped to the scene)."""
+    """A berth on one scene: its outline in scene pixels, clipped to the scene (``outline_px``)
+    and whole (``full_px``, reaching beyond the edge where the scene cuts it; None: as clipped)."""
 
     berth: Berth
     outline_px: shapely.Geometry
+    full_px: shapely.Geometry | None = None
+
+    @property
+    def whole_px(self) -> shapely.Geometry:
+        """The whole outline in scene pixels: a look of a berth the scene's edge cuts sees part of it."""
+        return self.full_px if self.full_px is not None else self.outline_px
 
 
 def load_berths(path: str | os.PathLike) -> tuple[Berth, ...]:
@@ -91,7 +98,7 @@ def place(berths: tuple[Berth, ...], georef: GeoRef | None, width: int, height: 
         px = georef.geometry_to_pixels(b.outline_lonlat)
         clipped = px.intersection(frame)
         if not clipped.is_empty and clipped.area > 0:
-            placed.append(PlacedBerth(b, clipped))
+            placed.append(PlacedBerth(b, clipped, px))
     return placed
 
 

@@ -2,13 +2,18 @@
 
 Tanker arrivals at a loading berth are taken as a Poisson process of unknown rate; a visit is
 seen when a clear look of its berth falls inside its stay (each clear look finds the hull with
-probability ``recall``). For the berth's actual clear looks and a stay drawn from the dwell
+the detector's recall at that look's GSD, ``recall.DetectorRecall``). For the berth's actual clear looks and a stay drawn from the dwell
 distribution (default uniform 1-2 days, DESIGN.md section 5), ``detection_probability`` gives
 the chance p(t) that a visit arriving at time t is seen. Then:
 
-* the rate: Gamma(n_seen + 1/2, integral of p) (Jeffreys prior), so a month or a berth that
-  was never seen clearly adds visits with a wide spread instead of none;
-* missed visits in each month: Poisson(rate x integral over the month of 1 - p);
+* the recall: measured counts give a Beta posterior per GSD band; each Monte Carlo draw takes
+  one of ``recall_levels`` equally likely quantiles of it, so p, the rate and the misses below
+  follow a detector that may be better or worse than its point estimate;
+* the rate: Gamma(n_seen + 1/2, integral of p) (Jeffreys prior), where n_seen counts the
+  visits a clear look saw, so a month or a berth that was never seen clearly adds visits with a
+  wide spread instead of none;
+* missed visits in each month: Poisson(rate x integral over the month of 1 - p), less the
+  visits that only unclear looks (haze, part cloud) glimpsed, which are counted as seen;
 * barrels of a seen visit: its length drawn within its tolerance, deadweight from it, a load
   factor drawn from 85-95 %; a missed visit: a seen visit's barrels drawn at random, or with
   none seen, 10,000-30,000 barrels (UN Panel of Experts' range for one load).
@@ -24,6 +29,7 @@ from datetime import datetime, timedelta
 import numpy as np
 
 from .events import TrackConfig, Visit
+from .recall import DetectorRecall
 from .volumes import barrels_per_tonne, dwt_for_length, length_tolerance_m, load_factors
 
 UN_LOAD_BARRELS = (10_000.0, 30_000.0)  # UN Panel of Experts: one tanker load
@@ -35,11 +41,17 @@ class EstimateConfig:
     """The correction's assumptions."""
 
     dwell_days: tuple[float, float] = (1.0, 2.0)  # stay at the berth, uniform between these
-    recall: float = 1.0  # chance a clear look finds a hull that is there
+    recall: DetectorRecall | float = 1.0  # chance a clear look finds a hull that is there (a float: exact)
+    recall_levels: int = 32  # quantiles of the recall's posterior the draws are spread over
     draws: int = 4000
     interval: float = 0.9
     seed: int = 0
     cap_barrels: float = CAP_BARRELS
+
+
+def detector_recall(cfg: EstimateConfig) -> DetectorRecall:
+    """The estimate's recall as a :class:`DetectorRecall` (a float is an exact recall)."""
+    return cfg.recall if isinstance(cfg.recall, DetectorRecall) else DetectorRecall.exact(cfg.recall)
 
 
 def _days(t: datetime, origin: datetime) -> float:
@@ -47,20 +59,32 @@ def _days(t: datetime, origin: datetime) -> float:
 
 
 def detection_probability(look_days: np.ndarray, arrival_days: np.ndarray, dwell_days: tuple[float, float],
-                          recall: float = 1.0, samples: int = 64) -> np.ndarray:
+                          recall: float | np.ndarray = 1.0, samples: int = 64) -> np.ndarray:
     """Chance that a visit arriving at each of ``arrival_days`` is seen by clear looks at ``look_days``.
 
     The stay is uniform in ``dwell_days``; each clear look inside the stay finds the hull with
-    probability ``recall``. Days are floats on one axis.
+    probability ``recall`` (one value, or one per look: looks at different GSDs see differently).
+    Days are floats on one axis.
     """
-    looks = np.sort(np.asarray(look_days, float))
+    look_days = np.asarray(look_days, float)
+    order = np.argsort(look_days, kind="stable")
+    looks = look_days[order]
+    recall = np.broadcast_to(np.asarray(recall, float), look_days.shape)[order]
+    # Misses multiply across looks: sums of log(1 - recall) over the looks inside each stay.
+    # A look of recall 1 cannot miss; counted apart, as log(0) would make sums undefined.
+    certain = recall >= 1.0
+    log_miss = np.where(certain, 0.0, np.log1p(-np.clip(recall, 0.0, 1.0 - 1e-12)))
+    cum = np.concatenate([[0.0], np.cumsum(log_miss)])
+    cum_certain = np.concatenate([[0], np.cumsum(certain)])
     arrivals = np.asarray(arrival_days, float)
     lo, hi = dwell_days
     dwell = lo + (hi - lo) * (np.arange(samples) + 0.5) / samples  # quantiles of the uniform stay
     first = np.searchsorted(looks, arrivals, side="left")
     last = np.searchsorted(looks, arrivals[:, None] + dwell[None, :], side="right")
-    n_looks = last - first[:, None]  # clear looks during each (arrival, stay)
-    return (1.0 - (1.0 - recall) ** n_looks).mean(axis=1)
+    if recall.size and np.all(recall == recall[0]):  # one recall: powers, exact
+        return (1.0 - (1.0 - recall[0]) ** (last - first[:, None])).mean(axis=1)
+    p_seen = np.where(cum_certain[last] > cum_certain[first][:, None], 1.0, -np.expm1(cum[last] - cum[first][:, None]))
+    return p_seen.mean(axis=1)
 
 
 @dataclass
@@ -94,33 +118,49 @@ def _months(start: datetime, end: datetime) -> list[tuple[str, datetime, datetim
 
 
 def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start: datetime, end: datetime,
-             track: TrackConfig = TrackConfig(), cfg: EstimateConfig = EstimateConfig()) -> list[PeriodEstimate]:
+             track: TrackConfig = TrackConfig(), cfg: EstimateConfig = EstimateConfig(),
+             look_gsd_m: dict[str, list[float]] | None = None) -> list[PeriodEstimate]:
     """Per month and in total ("total" last): seen and corrected visits and barrels with intervals.
 
     ``events`` are the load events, ``clear_looks`` the times each loading berth was seen
-    clearly, ``start``-``end`` the period the scenes cover.
+    clearly (``look_gsd_m``: the GSD of each of those looks, for the recall at it; default
+    3 m), ``start``-``end`` the period the scenes cover.
     """
     rng = np.random.default_rng(cfg.seed)
+    recall = detector_recall(cfg)
+    k_levels = max(1, cfg.recall_levels if recall.fixed is None else 1)
+    level = rng.permutation(np.arange(cfg.draws) % k_levels)  # each draw's recall quantile
     step = 1.0 / 24.0  # arrival grid: hourly
     grid = np.arange(0.0, _days(end, start), step) + step / 2
     months = _months(start, end)
     month_starts = np.array([_days(a, start) for _, a, _ in months])
     month_of_grid = np.searchsorted(month_starts, grid, side="right") - 1
-    month_of_event = np.searchsorted(month_starts, [_days(e.first_seen, start) for e in events], side="right") - 1
-    month_of_event = np.clip(month_of_event, 0, len(months) - 1)
+    month_of = lambda t: int(np.clip(np.searchsorted(month_starts, _days(t, start), side="right") - 1, 0, len(months) - 1))  # noqa: E731
+    month_of_event = np.array([month_of(e.first_seen) for e in events], int)
     berths = sorted(set(clear_looks) | {e.berth for e in events})
-    p_seen = {}  # berth -> chance a visit arriving at each grid hour is seen
+    p_seen = {}  # berth -> chance a visit arriving at each grid hour is seen (at the recall's mean level)
     missed = np.zeros((cfg.draws, len(months)))
     for b in berths:
-        looks = np.array([_days(t, start) for t in clear_looks.get(b, [])])
-        p = detection_probability(looks, grid, cfg.dwell_days, cfg.recall) if len(looks) else np.zeros_like(grid)
-        p_seen[b] = p
-        exposure = p.sum() * step  # expected seen visits per unit rate
-        if exposure <= 0:
+        times = clear_looks.get(b, [])
+        looks = np.array([_days(t, start) for t in times])
+        gsd = np.asarray((look_gsd_m or {}).get(b, [3.0] * len(times)), float)
+        clear_set = set(times)
+        mine = [k for k, e in enumerate(events) if e.berth == b]
+        glimpsed = [k for k in mine if not any(s.time in clear_set for s in events[k].sightings)]
+        if not len(looks):
+            p_seen[b] = np.zeros_like(grid)
             continue  # never seen clearly: its rate cannot be told (said in the summary)
-        rate = rng.gamma(sum(e.berth == b for e in events) + 0.5, 1.0 / exposure, size=cfg.draws)
-        unseen_days = np.bincount(month_of_grid, weights=(1 - p) * step, minlength=len(months))
-        missed += rng.poisson(rate[:, None] * unseen_days[None, :])
+        r_levels = recall.levels(gsd, k_levels)  # (levels, looks)
+        p_by_level = np.array([detection_probability(looks, grid, cfg.dwell_days, r) for r in r_levels])
+        p_seen[b] = p_by_level.mean(axis=0)
+        exposure = p_by_level.sum(axis=1) * step  # expected clearly seen visits per unit rate, per level
+        unseen_days = np.stack([np.bincount(month_of_grid, weights=(1 - p) * step, minlength=len(months)) for p in p_by_level])
+        rate = rng.gamma(len(mine) - len(glimpsed) + 0.5, 1.0 / exposure[level])
+        here = rng.poisson(rate[:, None] * unseen_days[level])
+        for k in glimpsed:  # a visit only unclear looks saw is one of the misses, and already counted
+            m = month_of_event[k]
+            here[:, m] = np.maximum(here[:, m] - 1, 0)
+        missed += here
     seen_barrels = _seen_barrels(events, track, rng, cfg.draws)  # (draws, events)
     missed_barrels = _missed_barrels(missed, seen_barrels, rng)  # (draws, months)
     mids = np.array([e.volume(track).barrels[1] for e in events])

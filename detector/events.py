@@ -65,6 +65,7 @@ class Look:
     time: datetime
     berth: str
     seen: bool
+    gsd_m: float | None = None  # the scene's: the detector's recall depends on it
 
 
 @dataclass

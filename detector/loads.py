@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -18,13 +18,14 @@ import shapely
 
 from .atomic import write_text_atomic
 from .berths import Berth, along_m
-from .estimate import EstimateConfig, PeriodEstimate, estimate
+from .estimate import EstimateConfig, PeriodEstimate, detector_recall, estimate
 from .events import Look, Sighting, TrackConfig, Visit, load_events, track_visits
 from .outputs import format_table
 from .records import write_csv
 
 EVENT_COLUMNS = ["visit_id", "berth", "hull_class", "length_m", "first_seen", "last_seen", "observations",
                  "barrels_low", "barrels_mid", "barrels_high", "dark", "floor_barrels", "scenes"]
+DEFAULT_LOOK_GSD_M = 3.0  # a look whose scene GSD is not recorded: PlanetScope's
 AIS_MARGIN = timedelta(hours=12)  # the stay reaches past the first and last image
 AIS_BUFFER_M = 50.0  # a position report this close to the berth counts as at the berth
 
@@ -59,7 +60,7 @@ def looks_and_sightings(parts: list[dict], berths: dict[str, Berth], track: Trac
         for c in p["counts"]:
             if c["berth"] in berths:
                 seen = float(c.get("clear_share") or 0.0) >= track.min_clear_share
-                looks.append(Look(p["scene"], when, c["berth"], seen))
+                looks.append(Look(p["scene"], when, c["berth"], seen, float(p["gsd_m"]) if p.get("gsd_m") else None))
         for v in p["vessels"]:
             if v["vessel_type"] != "tanker" or v["berth"] not in berths or v["lon"] == "":
                 continue
@@ -144,13 +145,20 @@ def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig
     if not load_looks:
         return ("no dated, georeferenced scene shows a loading berth "
                 f"(berth kinds {', '.join(cfg.track.loading_kinds)}): no events")
-    events = load_events(track_visits(looks, sightings, kinds, cfg.track), cfg.track)
+    seen_loads = [lk for lk in load_looks if lk.seen]
+    recall = detector_recall(cfg.estimate)
+    # How many empty clear looks end a visit follows the detector's recall where the berths were seen.
+    mean_recall = float(np.mean([recall.mean(lk.gsd_m or DEFAULT_LOOK_GSD_M) for lk in seen_loads])) if seen_loads else 1.0
+    track = replace(cfg.track, detector_recall=mean_recall)
+    events = load_events(track_visits(looks, sightings, kinds, track), track)
     dark = dark_flags(events, berths, read_ais(cfg.ais) if cfg.ais else None)
-    rows = event_rows(events, dark, cfg.track)
+    rows = event_rows(events, dark, track)
     start, end = min(lk.time for lk in looks), max(lk.time for lk in looks)
-    clear = {b: [lk.time for lk in load_looks if lk.berth == b and lk.seen] for b in sorted(loading & {lk.berth for lk in looks})}
+    names = sorted(loading & {lk.berth for lk in looks})
+    clear = {b: [lk.time for lk in seen_loads if lk.berth == b] for b in names}
+    clear_gsd = {b: [lk.gsd_m or DEFAULT_LOOK_GSD_M for lk in seen_loads if lk.berth == b] for b in names}
     never = [b for b, ts in clear.items() if not ts]
-    estimates = estimate(events, clear, start, end, cfg.track, cfg.estimate) if end > start else []
+    estimates = estimate(events, clear, start, end, track, cfg.estimate, clear_gsd) if end > start else []
     write_csv(out_dir / "events.csv", rows, EVENT_COLUMNS)
     summary = {
         "period": {"start": start.isoformat(), "end": end.isoformat(), "days": round((end - start).total_seconds() / 86400, 2)},
@@ -159,7 +167,9 @@ def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig
         "load_events": len(events), "dark_events": sum(bool(d) for d in dark) if cfg.ais else None,
         "cap_barrels": cfg.estimate.cap_barrels,
         "periods": [e.to_dict() for e in estimates],
-        "assumptions": {"track": asdict(cfg.track), "estimate": asdict(cfg.estimate),
+        "detector_recall": {"used": recall.describe(), "mean_at_clear_looks": round(mean_recall, 4),
+                            "empty_looks_to_end_a_visit": track.empty_looks_to_end},
+        "assumptions": {"track": asdict(track), "estimate": asdict(cfg.estimate),
                         "note": "barrels_observed: the seen events at their mid barrels (what published counts do); "
                                 "barrels_corrected: seen plus estimated missed visits, Monte Carlo median and interval"},
     }

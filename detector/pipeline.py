@@ -28,6 +28,7 @@ from .batch import PlanConfig, SceneHeader, SceneJob, tile_loader
 from .berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
 from .estimate import EstimateConfig
 from .events import TrackConfig
+from .recall import DetectorRecall, recall_of
 from .loads import LoadsConfig, quote_table, run_loads
 from .measure import geojson_feature, vessel_rows
 from .engine import pick_device, torchrun_place
@@ -74,7 +75,7 @@ class InferConfig:
     events: bool = True  # visits, load events and barrels across the dated scenes (loads.py)
     product: str | None = None  # cargo for barrels per tonne (default: the data file's, diesel)
     dwell_days: tuple[float, float] = (1.0, 2.0)
-    detector_recall: float = 1.0
+    detector_recall: float | None = None  # None: the recall the model's checkpoint carries
     length_tolerance_px: float = 3.0
     min_clear_share: float = 0.7
     loading_kinds: tuple[str, ...] = ("oil",)
@@ -123,6 +124,7 @@ def run_key(cfg: InferConfig, model_sha: str, precision: str) -> str:
         "score_threshold": cfg.score_threshold, "nms_iou": cfg.nms_iou, "version": __version__,
         "berths": _sha256(cfg.berths) if cfg.berths else None,
         "aoi_file": _sha256(cfg.aoi) if cfg.aoi not in ("berths", "whole") else None,
+        "clear_rule": 2,  # how berth looks are called clear (batch.berth_shares): edge, cloud, cloud shadow
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -219,7 +221,7 @@ def run(cfg: InferConfig, log=print) -> int:
         if not cfg.quiet:
             log(table(parts))
         if cfg.events:
-            log_events = _events(parts, plan.berths, cfg, out_dir)
+            log_events = _events(parts, plan.berths, cfg, out_dir, meta)
             if not cfg.quiet:
                 log("")
                 log(log_events)
@@ -232,19 +234,25 @@ def run(cfg: InferConfig, log=print) -> int:
         barriers.close()
 
 
-def loads_config(cfg: InferConfig) -> LoadsConfig:
-    """The events step's settings from the run's."""
+def loads_config(cfg: InferConfig, model_meta: dict | None = None) -> LoadsConfig:
+    """The events step's settings from the run's: the detector's recall is the user's
+    ``detector_recall`` when given, else what the model's checkpoint carries (``recall.py``),
+    else none is assumed lost (recall 1)."""
+    if cfg.detector_recall is not None:
+        recall = DetectorRecall.exact(cfg.detector_recall, "--detector-recall")
+    else:
+        recall = recall_of(model_meta or {}) or DetectorRecall()
     track = TrackConfig(min_clear_share=cfg.min_clear_share, loading_kinds=cfg.loading_kinds, product=cfg.product,
-                        detector_recall=cfg.detector_recall, length_pixels=cfg.length_tolerance_px,
+                        detector_recall=recall.fixed or 1.0, length_pixels=cfg.length_tolerance_px,
                         max_stay_days=1.5 * cfg.dwell_days[1], max_gap_days=2.0 * cfg.dwell_days[1])
-    return LoadsConfig(track, EstimateConfig(dwell_days=cfg.dwell_days, recall=cfg.detector_recall), cfg.ais)
+    return LoadsConfig(track, EstimateConfig(dwell_days=cfg.dwell_days, recall=recall), cfg.ais)
 
 
-def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path) -> str:
+def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path, model_meta: dict) -> str:
     """Run the events step; returns the text to print (the quotable table, or why there is none)."""
     from .timeline import draw_timeline
 
-    lcfg = loads_config(cfg)
+    lcfg = loads_config(cfg, model_meta)
     result = run_loads(parts, berths, lcfg, out_dir)
     if isinstance(result, str):
         _remove_events(out_dir)

@@ -42,6 +42,18 @@ CLOUD_LEVEL = {"uint8": 200, "uint16": 3000, "int16": 3000, "uint32": 3000, "int
 
 
 @dataclass(frozen=True)
+class ShadowReach:
+    """Where cloud shadows fall in a scene, in its pixels: the unit direction (``dx``, ``dy``)
+    a shadow falls along from its cloud, and the nearest and farthest distances (pixels) between
+    a cloud and its shadow for the cloud heights considered."""
+
+    dx: float
+    dy: float
+    near_px: float
+    far_px: float
+
+
+@dataclass(frozen=True)
 class SceneInfo:
     """What a scene is: size, georeferencing, ground sample distance, bands, time, stretch."""
 
@@ -252,34 +264,90 @@ class Scene:
         out_valid[: tile.out_height, : tile.out_width] = valid
         return out, out_valid
 
-    def area_shares(self, area_px, max_px: int = 256) -> tuple[float, float]:
-        """Shares (0-1) of ``area_px`` that are valid, and valid and not cloud-white.
+    def area_shares(self, area_px, max_px: int = 256, shadow=None) -> tuple[float, float]:
+        """Shares (0-1) of ``area_px`` that are valid, and valid and clear: what a look sees.
 
-        Read at most ``max_px`` on a side. A berth in a nodata swath or under cloud is
-        unobserved, not empty. Cloud-white means every selected band at or above
+        A berth in a nodata swath, beyond the scene's edge, under cloud or in a cloud's shadow is
+        unobserved, not empty. The shares are of the whole outline: the part of it beyond the
+        scene's edge counts as not valid. Cloud-white means every selected band at or above
         ``CLOUD_LEVEL`` of the data's full scale: clouds saturate 8-bit visual products and pass
         0.3 reflectance; berths are water, far darker. A crude test, not a cloud mask: thin
-        haze passes as clear.
+        haze passes as clear. ``shadow`` is a :class:`ShadowReach` (where the sun stood): a
+        pixel is shadowed when a cloud-white pixel of the scene lies towards the sun from it at
+        a distance a cloud between the reach's heights would cast (as Fmask sweeps cloud
+        heights); clouds beyond the scene's edge cannot be seen, so their shadows are not found.
+        Read at most ``max_px`` on a side.
         """
         from rasterio.features import geometry_mask
 
         col0, row0, col1, row1 = area_px.bounds
-        col0, row0 = max(0, math.floor(col0)), max(0, math.floor(row0))
-        col1, row1 = min(self.info.width, math.ceil(col1)), min(self.info.height, math.ceil(row1))
-        if col1 <= col0 or row1 <= row0:
-            return 0.0, 0.0
-        scale = min(1.0, max_px / max(col1 - col0, row1 - row0))
-        shape = (max(1, round((row1 - row0) * scale)), max(1, round((col1 - col0) * scale)))
-        data, valid = self._read_raw(Window(col0, row0, col1 - col0, row1 - row0), shape)
-        level = CLOUD_LEVEL.get(self.info.dtype, CLOUD_LEVEL["float32"])
-        cloud = np.all(data >= level, axis=0)
-        # Pixel-space transform of the decimated window, so the polygon rasterises in place.
-        transform = Affine((col1 - col0) / shape[1], 0, col0, 0, (row1 - row0) / shape[0], row0)
-        inside = geometry_mask([area_px], shape, transform, invert=True, all_touched=True)
+        col0, row0, col1, row1 = math.floor(col0), math.floor(row0), math.ceil(col1), math.ceil(row1)
+        step = max(1, math.ceil(max(col1 - col0, row1 - row0) / max_px))
+        cols, rows = max(1, math.ceil((col1 - col0) / step)), max(1, math.ceil((row1 - row0) / step))
+        data, valid = self._read_cells(col0, row0, cols, rows, step)
+        cloud = self._cloud_white(data)
+        transform = Affine(step, 0, col0, 0, step, row0)
+        inside = geometry_mask([area_px], (rows, cols), transform, invert=True, all_touched=True)
         if not inside.any():
             return 0.0, 0.0
+        clear = valid & ~cloud
+        if shadow is not None:
+            ys, xs = np.nonzero(inside & clear)
+            shaded = self._cloud_towards_sun(col0 + (xs + 0.5) * step, row0 + (ys + 0.5) * step, shadow, max_px * 2)
+            clear[ys[shaded], xs[shaded]] = False
         n = inside.sum()
-        return float((valid & inside).sum() / n), float((valid & ~cloud & inside).sum() / n)
+        return float((valid & inside).sum() / n), float((clear & inside).sum() / n)
+
+    def _cloud_white(self, data: np.ndarray) -> np.ndarray:
+        level = CLOUD_LEVEL.get(self.info.dtype, CLOUD_LEVEL["float32"])
+        return np.all(data >= level, axis=0)
+
+    def _read_cells(self, col0: int, row0: int, cols: int, rows: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+        """File values (bands, rows, cols) and validity of a grid of ``step``-pixel cells whose
+        first cell starts at scene pixel (``col0``, ``row0``); cells reaching beyond the raster
+        are invalid (and 0)."""
+        def inside_range(start: int, n: int, size: int) -> tuple[int, int]:
+            lo = max(0, math.ceil(-start / step))
+            hi = min(n, (size - start) // step)
+            return lo, max(lo, hi)
+
+        k0, k1 = inside_range(col0, cols, self.info.width)
+        j0, j1 = inside_range(row0, rows, self.info.height)
+        data = np.zeros((len(self._bands.indexes), rows, cols), self.info.dtype)
+        valid = np.zeros((rows, cols), bool)
+        if k1 > k0 and j1 > j0:
+            window = Window(col0 + k0 * step, row0 + j0 * step, (k1 - k0) * step, (j1 - j0) * step)
+            data[:, j0:j1, k0:k1], valid[j0:j1, k0:k1] = self._read_raw(window, (j1 - j0, k1 - k0))
+        return data, valid
+
+    def _cloud_towards_sun(self, x_px: np.ndarray, y_px: np.ndarray, shadow, max_px: int) -> np.ndarray:
+        """For scene pixels (``x_px``, ``y_px``): is a cloud-white pixel within ``shadow``'s reach towards the sun?"""
+        if not len(x_px):
+            return np.zeros(0, bool)
+        dx, dy = shadow.dx, shadow.dy  # the shadow's fall, scene pixels per pixel of distance
+        ends = [(x_px - d * dx, y_px - d * dy) for d in (shadow.near_px, shadow.far_px)]
+        c0 = math.floor(min(e[0].min() for e in ends))
+        r0 = math.floor(min(e[1].min() for e in ends))
+        c1 = math.ceil(max(e[0].max() for e in ends)) + 1
+        r1 = math.ceil(max(e[1].max() for e in ends)) + 1
+        c0, r0 = max(c0, 0), max(r0, 0)
+        c1, r1 = min(c1, self.info.width), min(r1, self.info.height)
+        if c1 <= c0 or r1 <= r0:
+            return np.zeros(len(x_px), bool)  # every cloud that could shade these lies beyond the edge
+        step = max(1, math.ceil(max(c1 - c0, r1 - r0) / max_px))
+        cols, rows = math.ceil((c1 - c0) / step), math.ceil((r1 - r0) / step)
+        data, valid = self._read_cells(c0, r0, cols, rows, step)
+        cloud = self._cloud_white(data) & valid
+        if not cloud.any():
+            return np.zeros(len(x_px), bool)
+        out = np.zeros(len(x_px), bool)
+        n_steps = int(min(256, max(2, math.ceil((shadow.far_px - shadow.near_px) / step) + 1)))
+        for d in np.linspace(shadow.near_px, shadow.far_px, n_steps):
+            cx = np.floor((x_px - d * dx - c0) / step).astype(int)
+            cy = np.floor((y_px - d * dy - r0) / step).astype(int)
+            ok = (cx >= 0) & (cx < cols) & (cy >= 0) & (cy < rows)
+            out[ok] |= cloud[cy[ok], cx[ok]]
+        return out
 
     def preview(self, max_px: int = PREVIEW_PX) -> tuple[np.ndarray, np.ndarray]:
         """The whole scene decimated so its longest side is at most ``max_px``, stretched."""

@@ -22,7 +22,16 @@ from ..scene import write_geotiff, write_png
 from .compose import SynthScene, random_spec, render
 from .layout import write_berths
 from .sensor import SENSORS
-from .series import VISIT_COLUMNS, parse_date, series_specs, simulate_visits, visit_rows
+from .series import VISIT_COLUMNS, berth_centre_m, parse_date, series_specs, simulate_visits, visit_rows
+
+
+CLIP_M = 1500.0  # side of a clip around a berth: the berth, its approaches and room for cloud shadows
+MAX_CLIP_PX = 1024  # SkySat's 0.5 m would need 3,000 px: its clips stay 512 m across
+
+
+def clip_size_px(gsd_m: float) -> int:
+    """Side in pixels of a clip around a berth at ``gsd_m``."""
+    return int(min(MAX_CLIP_PX, round(CLIP_M / gsd_m)))
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -38,6 +47,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=None, help="scene side in pixels (default: 1024, or the sensor's for a series)")
     p.add_argument("--nk-visits", type=int, default=None, help="series: exact number of North Korean tanker visits")
     p.add_argument("--quicklooks", action="store_true", help="also write an 8-bit PNG of each scene under OUT/quicklooks")
+    p.add_argument("--around-berth", default=None, metavar="NAME",
+                   help=f"series: clips of about {CLIP_M:.0f} m centred on this berth (e.g. oil_berth), as users order them, "
+                        f"at most {MAX_CLIP_PX} px a side (--size overrides)")
     return p
 
 
@@ -63,6 +75,42 @@ def write_scene(scene: SynthScene, out: Path, quicklooks: bool) -> Path:
     return path
 
 
+def season_specs(start, end, seed: int, visits, sensors: list[str], size_px: int | None = None, gsd_m: float | None = None,
+                 around_berth: str | None = None) -> list:
+    """Every acquisition of ``sensors`` over the season, in time order; with ``around_berth``,
+    clips centred on that berth (``clip_size_px`` unless ``size_px``)."""
+    centre = berth_centre_m(around_berth) if around_berth else None
+    specs = []
+    for sensor in sensors:
+        size = size_px or (clip_size_px(gsd_m or SENSORS[sensor].gsd_m) if around_berth else None)
+        specs += series_specs(start, end, sensor, seed, visits, size_px=size, gsd_m=gsd_m, centre_m=centre)
+    return sorted(specs, key=lambda s: (s.when, s.name))
+
+
+def write_series(out: Path, seed: int, start, end, sensors: list[str], *, around_berth: str | None = None,
+                 nk_visits: int | None = None, progress: bool = False) -> Path:
+    """Render a season (``python -m detector.synth --series``) into ``out`` once: a folder whose
+    manifest matches the request is reused, a half-written one is redone."""
+    import json
+
+    from ..atomic import write_text_atomic
+
+    request = {"seed": seed, "start": start.isoformat(), "end": end.isoformat(), "sensors": list(sensors),
+               "around_berth": around_berth, "nk_visits": nk_visits, "version": 2}
+    manifest = out / "manifest.json"
+    if manifest.is_file() and json.loads(manifest.read_text()) == request:
+        return out
+    argv = ["--out", str(out), "--seed", str(seed), "--series", start.isoformat(), end.isoformat(), "--sensor", ",".join(sensors)]
+    argv += ["--around-berth", around_berth] if around_berth else []
+    argv += ["--nk-visits", str(nk_visits)] if nk_visits is not None else []
+    args = get_args_parser().parse_args(argv)
+    args.quiet = not progress
+    if main(args) != 0:
+        raise RuntimeError(f"rendering the series into {out} failed")
+    write_text_atomic(manifest, json.dumps(request, indent=1))
+    return out
+
+
 def main(args: argparse.Namespace) -> int:
     """Generate what ``args`` asks for; return the exit code."""
     if (args.scenes is None) == (args.series is None):
@@ -73,6 +121,13 @@ def main(args: argparse.Namespace) -> int:
         if s not in SENSORS:
             print(f"error: unknown sensor {s!r}; known: {', '.join(SENSORS)}", file=sys.stderr)
             return 2
+    if args.around_berth is not None:
+        from .layout import BERTHS
+
+        names = [b.name for b in BERTHS]
+        if args.around_berth not in names or not args.series:
+            print(f"error: --around-berth takes a series and one of {', '.join(names)}", file=sys.stderr)
+            return 2
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     write_berths(out / "vostochny_berths.geojson")
@@ -82,9 +137,7 @@ def main(args: argparse.Namespace) -> int:
             print("error: the series END must come after START", file=sys.stderr)
             return 2
         visits = simulate_visits(start, end, args.seed, nk_visits=args.nk_visits)
-        specs = [s for sensor in (sensors or ["planetscope"])
-                 for s in series_specs(start, end, sensor, args.seed, visits, size_px=args.size, gsd_m=args.gsd)]
-        specs.sort(key=lambda s: (s.when, s.name))
+        specs = season_specs(start, end, args.seed, visits, sensors or ["planetscope"], args.size, args.gsd, args.around_berth)
         write_csv(out / "visits.csv", visit_rows(visits), VISIT_COLUMNS)
     else:
         if len(sensors or []) > 1:
@@ -100,8 +153,9 @@ def main(args: argparse.Namespace) -> int:
         truth += scene.labels
         acquisitions.append({"scene": scene.name, "datetime": scene.when.isoformat(), "sensor": scene.sensor,
                              "gsd_m": scene.gsd_m, "cloud_fraction": round(scene.cloud_fraction, 4), "vessels": len(scene.labels)})
-        print(f"[{i}/{len(specs)}] {scene.name}: {len(scene.labels)} vessels, cloud {scene.cloud_fraction:.0%}, "
-              f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
+        if not getattr(args, "quiet", False):
+            print(f"[{i}/{len(specs)}] {scene.name}: {len(scene.labels)} vessels, cloud {scene.cloud_fraction:.0%}, "
+                  f"{time.perf_counter() - t0:.1f} s", file=sys.stderr)
     write_csv(out / "truth.csv", truth, TRUTH_COLUMNS)
     if args.series:
         write_csv(out / "acquisitions.csv", acquisitions, list(acquisitions[0]) if acquisitions else ["scene"])

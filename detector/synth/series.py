@@ -15,7 +15,8 @@ import numpy as np
 
 from .compose import SceneSpec, random_weather
 from .ground import Grid, Sun
-from .layout import PortMap, berth, port_map
+from ..sun import sun_position
+from .layout import REF_LAT, REF_LON, PortMap, berth, port_map
 from .sensor import SENSORS
 from .vessels import Vessel, free_vessel, overlaps_any, sample_dimensions
 
@@ -144,20 +145,29 @@ def acquisition_times(start: datetime, end: datetime, sensor: str, seed: int) ->
 
 
 def sun_at(t: datetime) -> Sun:
-    """Late-morning sun at 42.7 N on date ``t``: elevation from the solar declination."""
-    doy = t.timetuple().tm_yday
-    decl = 23.44 * math.sin(2 * math.pi * (doy - 81) / 365.0)
-    return Sun(max(15.0, 90.0 - 42.73 + decl - 10.0), 160.0)
+    """The sun over the port at time ``t``, where it really stands (``detector.sun``), so that
+    shadows fall where the inference side's cloud-shadow test looks for them. Kept at least 15
+    degrees up: a satellite pass at a lower sun is not simulated."""
+    elevation, azimuth = sun_position(t, REF_LON, REF_LAT)
+    return Sun(max(15.0, elevation), azimuth)
+
+
+def berth_centre_m(name: str) -> tuple[float, float]:
+    """The middle of a berth's quay line in local metres (east, north)."""
+    b = berth(name)
+    return (b.start[0] + b.end[0]) / 2.0, (b.start[1] + b.end[1]) / 2.0
 
 
 def series_specs(start: datetime, end: datetime, sensor: str, seed: int, visits: list[Visit], *,
-                 size_px: int | None = None, gsd_m: float | None = None, pm: PortMap | None = None) -> list[SceneSpec]:
-    """One scene spec per acquisition of ``sensor``, with the visits present at that moment."""
+                 size_px: int | None = None, gsd_m: float | None = None, pm: PortMap | None = None,
+                 centre_m: tuple[float, float] | None = None) -> list[SceneSpec]:
+    """One scene spec per acquisition of ``sensor``, with the visits present at that moment;
+    ``centre_m`` (local metres) centres every scene there (a clip ordered around a berth)."""
     pm = pm or port_map()
     sens = SENSORS[sensor]
     gsd = gsd_m or sens.gsd_m
     size = size_px or sens.default_size_px
-    centre = (300.0, -700.0) if gsd < 1.5 else (-650.0, -200.0)
+    centre = centre_m or ((300.0, -700.0) if gsd < 1.5 else (-650.0, -200.0))
     half = size * gsd / 2
     grid = Grid(centre[0] - half, centre[1] + half, gsd, size, size)
     specs = []

@@ -1,0 +1,207 @@
+"""The detector's recall for tankers at loading berths: measured on scenes with truth, carried
+in the checkpoint, and turned into an uncertain recall for the missed-visit correction.
+
+A clear look of a loading berth finds a tanker that is there only with the detector's recall,
+and the correction's missed visits grow as that recall falls. The recall that matters there is
+the events step's own: in a look the clear-look rule calls clear, a true tanker at the berth
+counts as found when the run holds a detection typed tanker at that berth within
+``match_distance_m`` of it (a sighting the tracker can use; no box overlap asked). It is kept as
+counts (found of hulls) per GSD band (``evaluate.GSD_BINS_M``), so the estimate can draw it
+from its Jeffreys posterior Beta(found + 1/2, missed + 1/2) instead of trusting a point value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import beta as beta_dist
+
+from .evaluate import GSD_BINS_M
+from .georef import metres_per_degree
+
+META_KEY = "loading_recall"
+
+
+@dataclass(frozen=True)
+class RecallBand:
+    """Found of ``hulls`` loading tankers in clear looks at native GSDs in [``gsd_lo_m``, ``gsd_hi_m``)."""
+
+    gsd_lo_m: float
+    gsd_hi_m: float
+    found: int
+    hulls: int
+
+    @property
+    def posterior(self) -> tuple[float, float]:
+        """Beta parameters of the recall after these counts (Jeffreys prior)."""
+        return self.found + 0.5, self.hulls - self.found + 0.5
+
+    @property
+    def mean(self) -> float:
+        a, b = self.posterior
+        return a / (a + b)
+
+    def holds(self, gsd_m: float) -> bool:
+        return self.gsd_lo_m <= gsd_m < self.gsd_hi_m
+
+
+@dataclass(frozen=True)
+class DetectorRecall:
+    """What the correction assumes about the detector: measured bands, or one ``fixed`` value
+    (a recall the user states, taken as exact). With neither, the detector misses nothing."""
+
+    bands: tuple[RecallBand, ...] = ()
+    fixed: float | None = None
+    source: str = ""  # where the figures come from, for the summary
+
+    @classmethod
+    def exact(cls, recall: float, source: str = "given") -> "DetectorRecall":
+        if not 0.0 < recall <= 1.0:
+            raise ValueError(f"a recall must lie within (0, 1], got {recall}")
+        return cls((), float(recall), source)
+
+    def band(self, gsd_m: float) -> RecallBand | None:
+        """The band of ``gsd_m``, else the measured band nearest to it in log GSD (None without any)."""
+        measured = [b for b in self.bands if b.hulls > 0]
+        if not measured:
+            return None
+        for b in measured:
+            if b.holds(gsd_m):
+                return b
+
+        def gap(b: RecallBand) -> float:
+            lo, hi = max(b.gsd_lo_m, 1e-3), b.gsd_hi_m
+            return min(abs(math.log(gsd_m / lo)), abs(math.log(gsd_m / hi)))
+
+        return min(measured, key=gap)
+
+    def mean(self, gsd_m: float) -> float:
+        """The recall expected at ``gsd_m`` (posterior mean)."""
+        if self.fixed is not None:
+            return self.fixed
+        b = self.band(gsd_m)
+        return 1.0 if b is None else b.mean
+
+    def levels(self, gsd_m: np.ndarray, k: int) -> np.ndarray:
+        """(k, looks) recall of each look at the quantiles (i + 1/2) / k of its band's posterior.
+
+        The same quantile for every band in a row: one draw's detector is good or poor at every
+        GSD together, the cautious choice when the bands' errors are not known to be independent."""
+        gsd_m = np.asarray(gsd_m, float)
+        out = np.ones((k, gsd_m.size))
+        if self.fixed is not None:
+            out[:] = self.fixed
+            return out
+        q = (np.arange(k) + 0.5) / k
+        cache: dict[tuple[float, float], np.ndarray] = {}
+        for j, g in enumerate(gsd_m):
+            b = self.band(float(g))
+            if b is None:
+                continue
+            key = (b.gsd_lo_m, b.gsd_hi_m)
+            if key not in cache:
+                cache[key] = beta_dist.ppf(q, *b.posterior)
+            out[:, j] = cache[key]
+        return out
+
+    def to_dict(self) -> dict:
+        return {"bands": [asdict(b) for b in self.bands], "fixed": self.fixed, "source": self.source}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "DetectorRecall":
+        bands = tuple(RecallBand(float(b["gsd_lo_m"]), float(b["gsd_hi_m"]), int(b["found"]), int(b["hulls"])) for b in d.get("bands", []))
+        for b in bands:
+            if not 0 <= b.found <= b.hulls:
+                raise ValueError(f"recall band {b}: found must lie within 0..hulls")
+        fixed = d.get("fixed")
+        return cls(bands, None if fixed is None else float(fixed), str(d.get("source", "")))
+
+    def describe(self) -> str:
+        """One line for logs and summaries."""
+        if self.fixed is not None:
+            return f"recall {self.fixed:g} ({self.source})"
+        if not any(b.hulls for b in self.bands):
+            return "recall 1 (no measurement: misses are not corrected for)"
+        parts = [f"{b.gsd_lo_m:g}-{b.gsd_hi_m:g} m: {b.found}/{b.hulls}" for b in self.bands if b.hulls]
+        return f"recall by GSD {', '.join(parts)} ({self.source})"
+
+
+@dataclass
+class _Counts:
+    found: dict = field(default_factory=dict)
+    hulls: dict = field(default_factory=dict)
+
+
+def berth_recall(truth: list[dict], detections: list[dict], looks: list[dict], loading_berths: set[str],
+                 min_clear_share: float, match_distance_m: float = 40.0, source: str = "") -> DetectorRecall:
+    """Recall of the events step, measured from a run on scenes whose truth is known.
+
+    ``truth``: the generator's ``truth.csv`` rows (scene, berth, vessel_type, lon, lat, gsd_m,
+    cloud_hidden); ``detections``: the run's ``detections.csv`` rows; ``looks``: its
+    ``counts.csv`` rows (scene, berth, clear_share). A true tanker at a loading berth in a look
+    whose ``clear_share`` reaches ``min_clear_share`` is one hull; it is found when a tanker
+    detection at that berth in that scene lies within ``match_distance_m`` (each detection finds
+    one hull, the nearest first)."""
+    clear = {(r["scene"], r["berth"]) for r in looks if r["berth"] in loading_berths
+             and float(r.get("clear_share") or 0.0) >= min_clear_share}
+    dets: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for d in detections:
+        if d.get("vessel_type") == "tanker" and (d["scene"], d.get("berth", "")) in clear and d.get("lon", "") != "":
+            dets.setdefault((d["scene"], d["berth"]), []).append((float(d["lon"]), float(d["lat"])))
+    counts = _Counts()
+    edges = [lo for lo, _ in GSD_BINS_M]
+    for key in sorted(clear):
+        hulls = [t for t in truth if (t["scene"], t.get("berth", "")) == key and t.get("vessel_type") == "tanker"]
+        if not hulls:
+            continue
+        band = int(np.searchsorted(edges, float(hulls[0]["gsd_m"]), side="right") - 1)
+        found = _matches([(float(t["lon"]), float(t["lat"])) for t in hulls], dets.get(key, []), match_distance_m)
+        counts.found[band] = counts.found.get(band, 0) + found
+        counts.hulls[band] = counts.hulls.get(band, 0) + len(hulls)
+    bands = tuple(RecallBand(*GSD_BINS_M[b], counts.found[b], counts.hulls[b]) for b in sorted(counts.hulls))
+    return DetectorRecall(bands, None, source)
+
+
+def _matches(truth_lonlat: list[tuple[float, float]], det_lonlat: list[tuple[float, float]], max_m: float) -> int:
+    """How many truth points a detection lies within ``max_m`` of, one detection each, nearest pairs first."""
+    if not truth_lonlat or not det_lonlat:
+        return 0
+    t, d = np.array(truth_lonlat), np.array(det_lonlat)
+    m_lon, m_lat = metres_per_degree(float(t[:, 1].mean()))
+    dist = np.hypot((t[:, None, 0] - d[None, :, 0]) * m_lon, (t[:, None, 1] - d[None, :, 1]) * m_lat)
+    found, used_t, used_d = 0, set(), set()
+    for flat in np.argsort(dist, axis=None):
+        i, j = np.unravel_index(flat, dist.shape)
+        if dist[i, j] > max_m:
+            break
+        if i in used_t or j in used_d:
+            continue
+        used_t.add(i)
+        used_d.add(j)
+        found += 1
+    return found
+
+
+def recall_of(meta: dict) -> DetectorRecall | None:
+    """The recall a checkpoint's metadata carries, or None."""
+    d = meta.get(META_KEY)
+    return DetectorRecall.from_dict(d) if d else None
+
+
+def store_recall(model_path: str | Path, out_path: str | Path, recall: DetectorRecall, **about) -> None:
+    """Write a copy of the checkpoint at ``model_path`` to ``out_path`` whose metadata carries
+    ``recall`` (and ``about``: how it was measured). Never writes over ``model_path``."""
+    import torch
+
+    from .atomic import atomic_path
+    from .model import read_checkpoint
+
+    if Path(out_path).resolve() == Path(model_path).resolve():
+        raise ValueError(f"{out_path}: the copy with the recall must not overwrite its source checkpoint")
+    ckpt = read_checkpoint(model_path)
+    ckpt["meta"] = {**ckpt.get("meta", {}), META_KEY: {**recall.to_dict(), **about}}
+    with atomic_path(out_path) as tmp:
+        torch.save(ckpt, tmp)
