@@ -154,6 +154,8 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
         p_by_level = np.array([detection_probability(looks, grid, cfg.dwell_days, r) for r in r_levels])
         p_seen[b] = p_by_level.mean(axis=0)
         exposure = p_by_level.sum(axis=1) * step  # expected clearly seen visits per unit rate, per level
+        if exposure.min() <= 0:
+            continue  # no arrival in the period could be seen: its rate cannot be told
         unseen_days = np.stack([np.bincount(month_of_grid, weights=(1 - p) * step, minlength=len(months)) for p in p_by_level])
         rate = rng.gamma(len(mine) - len(glimpsed) + 0.5, 1.0 / exposure[level])
         here = rng.poisson(rate[:, None] * unseen_days[level])

@@ -38,6 +38,8 @@ PREVIEW_PX = 1024  # longest side of the decimated read the stretch is computed 
 STRIP_BYTES = 24 << 20
 # File values at or above which a pixel in every band counts as cloud-white (see area_shares):
 # 8-bit visual products saturate under cloud; 16-bit integers are taken as reflectance x 10,000.
+# Clouds that hide a berth are hundreds of metres across; bright patches narrower than this are not taken for cloud.
+CLOUD_MIN_WIDTH_M = 100.0
 CLOUD_LEVEL = {"uint8": 200, "uint16": 3000, "int16": 3000, "uint32": 3000, "int32": 3000, "float32": 0.3, "float64": 0.3}
 
 
@@ -271,8 +273,9 @@ class Scene:
         unobserved, not empty. The shares are of the whole outline: the part of it beyond the
         scene's edge counts as not valid. Cloud-white means every selected band at or above
         ``CLOUD_LEVEL`` of the data's full scale: clouds saturate 8-bit visual products and pass
-        0.3 reflectance; berths are water, far darker. A crude test, not a cloud mask: thin
-        haze passes as clear. ``shadow`` is a :class:`ShadowReach` (where the sun stood): a
+        0.3 reflectance; berths are water, far darker; patches narrower than ``CLOUD_MIN_WIDTH_M``
+        (white decks, roofs) are not cloud. A crude test, not a cloud mask: thin haze passes as
+        clear. ``shadow`` is a :class:`ShadowReach` (where the sun stood): a
         pixel is shadowed when a cloud-white pixel of the scene lies towards the sun from it at
         a distance a cloud between the reach's heights would cast (as Fmask sweeps cloud
         heights); clouds beyond the scene's edge cannot be seen, so their shadows are not found.
@@ -284,8 +287,11 @@ class Scene:
         col0, row0, col1, row1 = math.floor(col0), math.floor(row0), math.ceil(col1), math.ceil(row1)
         step = max(1, math.ceil(max(col1 - col0, row1 - row0) / max_px))
         cols, rows = max(1, math.ceil((col1 - col0) / step)), max(1, math.ceil((row1 - row0) / step))
-        data, valid = self._read_cells(col0, row0, cols, rows, step)
-        cloud = self._cloud_white(data)
+        # Read a margin around the outline, so that a cloud's width is judged on more than the berth.
+        pad = math.ceil(CLOUD_MIN_WIDTH_M / (self.info.gsd_m * step))
+        data, valid = self._read_cells(col0 - pad * step, row0 - pad * step, cols + 2 * pad, rows + 2 * pad, step)
+        cloud = self._cloud_white(data, step)[pad: pad + rows, pad: pad + cols]
+        valid = valid[pad: pad + rows, pad: pad + cols]
         transform = Affine(step, 0, col0, 0, step, row0)
         inside = geometry_mask([area_px], (rows, cols), transform, invert=True, all_touched=True)
         if not inside.any():
@@ -298,9 +304,16 @@ class Scene:
         n = inside.sum()
         return float((valid & inside).sum() / n), float((clear & inside).sum() / n)
 
-    def _cloud_white(self, data: np.ndarray) -> np.ndarray:
+    def _cloud_white(self, data: np.ndarray, step: int) -> np.ndarray:
+        """Cloud-white cells of a read whose cells are ``step`` scene pixels: every band at or above
+        ``CLOUD_LEVEL``, in patches at least ``CLOUD_MIN_WIDTH_M`` across (white decks, tank roofs
+        and quays are bright too, but narrower)."""
+        from scipy.ndimage import binary_opening
+
         level = CLOUD_LEVEL.get(self.info.dtype, CLOUD_LEVEL["float32"])
-        return np.all(data >= level, axis=0)
+        white = np.all(data >= level, axis=0)
+        k = int(CLOUD_MIN_WIDTH_M // (self.info.gsd_m * step))
+        return binary_opening(white, np.ones((k, k), bool)) if k >= 2 and white.any() else white
 
     def _read_cells(self, col0: int, row0: int, cols: int, rows: int, step: int) -> tuple[np.ndarray, np.ndarray]:
         """File values (bands, rows, cols) and validity of a grid of ``step``-pixel cells whose
@@ -337,7 +350,7 @@ class Scene:
         step = max(1, math.ceil(max(c1 - c0, r1 - r0) / max_px))
         cols, rows = math.ceil((c1 - c0) / step), math.ceil((r1 - r0) / step)
         data, valid = self._read_cells(c0, r0, cols, rows, step)
-        cloud = self._cloud_white(data) & valid
+        cloud = self._cloud_white(data, step) & valid
         if not cloud.any():
             return np.zeros(len(x_px), bool)
         out = np.zeros(len(x_px), bool)
