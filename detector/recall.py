@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import beta as beta_dist
 
 from .evaluate import GSD_BINS_M
 from .georef import metres_per_degree
@@ -95,6 +94,8 @@ class DetectorRecall:
         if self.fixed is not None:
             out[:] = self.fixed
             return out
+        from scipy.stats import beta as beta_dist  # here, not at import: scipy.stats costs infer.py a second to start
+
         q = (np.arange(k) + 0.5) / k
         cache: dict[tuple[float, float], np.ndarray] = {}
         for j, g in enumerate(gsd_m):
