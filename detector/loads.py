@@ -20,6 +20,7 @@ from .atomic import write_text_atomic
 from .berths import Berth, along_m
 from .estimate import EstimateConfig, PeriodEstimate, detector_recall, estimate
 from .events import Look, Sighting, TrackConfig, Visit, load_events, track_visits
+from .recall import DetectorRecall
 from .outputs import format_table
 from .records import write_csv
 
@@ -50,8 +51,10 @@ def _time(text: str) -> datetime | None:
     return t if t.tzinfo else t.replace(tzinfo=timezone.utc)
 
 
-def looks_and_sightings(parts: list[dict], berths: dict[str, Berth], track: TrackConfig) -> tuple[list[Look], list[Sighting]]:
-    """Berth looks and tanker sightings of the dated, georeferenced scenes of a run."""
+def looks_and_sightings(parts: list[dict], berths: dict[str, Berth], track: TrackConfig,
+                        recall: DetectorRecall | None = None) -> tuple[list[Look], list[Sighting]]:
+    """Berth looks and tanker sightings of the dated, georeferenced scenes of a run; each
+    sighting's length has ``recall``'s measured length bias at its GSD taken off."""
     looks, sightings = [], []
     for p in parts:
         if p["status"] != "ok" or not p.get("datetime"):
@@ -66,7 +69,9 @@ def looks_and_sightings(parts: list[dict], berths: dict[str, Berth], track: Trac
                 continue
             pos = float(along_m(berths[v["berth"]], float(v["lon"]), float(v["lat"])))
             heading = float(v["heading_deg"]) if v["heading_deg"] != "" else 0.0
-            sightings.append(Sighting(p["scene"], when, v["berth"], pos, float(v["length_m"]), heading, float(p["gsd_m"])))
+            gsd = float(p["gsd_m"])
+            bias = recall.length_bias_m(gsd) if recall is not None else 0.0
+            sightings.append(Sighting(p["scene"], when, v["berth"], pos, float(v["length_m"]) - bias, heading, gsd))
     return looks, sightings
 
 
@@ -139,14 +144,14 @@ def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig
     """Events, totals and their files for one run; returns a reason string when it cannot be done."""
     berths = {b.name: b for b in berth_list}
     kinds = {b.name: b.kind for b in berth_list}
-    looks, sightings = looks_and_sightings(parts, berths, cfg.track)
+    recall = detector_recall(cfg.estimate)
+    looks, sightings = looks_and_sightings(parts, berths, cfg.track, recall)
     loading = {b for b, k in kinds.items() if k in cfg.track.loading_kinds}
     load_looks = [lk for lk in looks if lk.berth in loading]
     if not load_looks:
         return ("no dated, georeferenced scene shows a loading berth "
                 f"(berth kinds {', '.join(cfg.track.loading_kinds)}): no events")
     seen_loads = [lk for lk in load_looks if lk.seen]
-    recall = detector_recall(cfg.estimate)
     # How many empty clear looks end a visit follows the detector's recall where the berths were seen.
     mean_recall = float(np.mean([recall.mean(lk.gsd_m or DEFAULT_LOOK_GSD_M) for lk in seen_loads])) if seen_loads else 1.0
     track = replace(cfg.track, detector_recall=mean_recall)

@@ -238,10 +238,11 @@ def loads_config(cfg: InferConfig, model_meta: dict | None = None) -> LoadsConfi
     """The events step's settings from the run's: the detector's recall is the user's
     ``detector_recall`` when given, else what the model's checkpoint carries (``recall.py``),
     else none is assumed lost (recall 1)."""
-    if cfg.detector_recall is not None:
-        recall = DetectorRecall.exact(cfg.detector_recall, "--detector-recall")
+    carried = recall_of(model_meta or {}) or DetectorRecall()
+    if cfg.detector_recall is not None:  # the user's recall; the measured length biases still apply
+        recall = DetectorRecall.exact(cfg.detector_recall, "--detector-recall", carried.bands)
     else:
-        recall = recall_of(model_meta or {}) or DetectorRecall()
+        recall = carried
     track = TrackConfig(min_clear_share=cfg.min_clear_share, loading_kinds=cfg.loading_kinds, product=cfg.product,
                         detector_recall=recall.fixed or 1.0, length_pixels=cfg.length_tolerance_px,
                         max_stay_days=1.5 * cfg.dwell_days[1], max_gap_days=2.0 * cfg.dwell_days[1])

@@ -5,7 +5,9 @@ A clear look of a loading berth finds a tanker that is there only with the detec
 and the correction's missed visits grow as that recall falls. The recall that matters there is
 the events step's own: in a look the clear-look rule calls clear, a true tanker at the berth
 counts as found when the run holds a detection typed tanker at that berth within
-``match_distance_m`` of it (a sighting the tracker can use; no box overlap asked). It is kept as
+``match_distance_m`` of it (a sighting the tracker can use; no box overlap asked). The same
+matches give the detector's length bias on those hulls by GSD band, which the events step takes
+off each sighting's length before hull classes and barrels are read from it. It is kept as
 counts (found of hulls) per GSD band (``evaluate.GSD_BINS_M``), so the estimate can draw it
 from its Jeffreys posterior Beta(found + 1/2, missed + 1/2) instead of trusting a point value.
 """
@@ -32,6 +34,8 @@ class RecallBand:
     gsd_hi_m: float
     found: int
     hulls: int
+    length_bias_m: float = 0.0  # mean measured minus true length of the found hulls
+    length_sd_m: float | None = None  # spread of that error (None: not measured)
 
     @property
     def posterior(self) -> tuple[float, float]:
@@ -57,10 +61,11 @@ class DetectorRecall:
     source: str = ""  # where the figures come from, for the summary
 
     @classmethod
-    def exact(cls, recall: float, source: str = "given") -> "DetectorRecall":
+    def exact(cls, recall: float, source: str = "given", bands: tuple[RecallBand, ...] = ()) -> "DetectorRecall":
+        """A recall taken as exact; ``bands`` may still carry measured length biases."""
         if not 0.0 < recall <= 1.0:
             raise ValueError(f"a recall must lie within (0, 1], got {recall}")
-        return cls((), float(recall), source)
+        return cls(bands, float(recall), source)
 
     def band(self, gsd_m: float) -> RecallBand | None:
         """The band of ``gsd_m``, else the measured band nearest to it in log GSD (None without any)."""
@@ -76,6 +81,11 @@ class DetectorRecall:
             return min(abs(math.log(gsd_m / lo)), abs(math.log(gsd_m / hi)))
 
         return min(measured, key=gap)
+
+    def length_bias_m(self, gsd_m: float) -> float:
+        """How much longer than true the detector measures loading tankers at ``gsd_m`` (0 unmeasured)."""
+        b = self.band(gsd_m)
+        return 0.0 if b is None else b.length_bias_m
 
     def mean(self, gsd_m: float) -> float:
         """The recall expected at ``gsd_m`` (posterior mean)."""
@@ -113,7 +123,9 @@ class DetectorRecall:
 
     @classmethod
     def from_dict(cls, d: dict) -> "DetectorRecall":
-        bands = tuple(RecallBand(float(b["gsd_lo_m"]), float(b["gsd_hi_m"]), int(b["found"]), int(b["hulls"])) for b in d.get("bands", []))
+        bands = tuple(RecallBand(float(b["gsd_lo_m"]), float(b["gsd_hi_m"]), int(b["found"]), int(b["hulls"]),
+                                 float(b.get("length_bias_m", 0.0)), None if b.get("length_sd_m") is None else float(b["length_sd_m"]))
+                      for b in d.get("bands", []))
         for b in bands:
             if not 0 <= b.found <= b.hulls:
                 raise ValueError(f"recall band {b}: found must lie within 0..hulls")
@@ -122,18 +134,21 @@ class DetectorRecall:
 
     def describe(self) -> str:
         """One line for logs and summaries."""
+        lengths = [f"{b.gsd_lo_m:g}-{b.gsd_hi_m:g} m: {b.length_bias_m:+.1f} m" for b in self.bands if b.found]
+        bias = f"; length bias by GSD {', '.join(lengths)}, taken off" if lengths else ""
         if self.fixed is not None:
-            return f"recall {self.fixed:g} ({self.source})"
+            return f"recall {self.fixed:g} ({self.source}){bias}"
         if not any(b.hulls for b in self.bands):
             return "recall 1 (no measurement: misses are not corrected for)"
         parts = [f"{b.gsd_lo_m:g}-{b.gsd_hi_m:g} m: {b.found}/{b.hulls}" for b in self.bands if b.hulls]
-        return f"recall by GSD {', '.join(parts)} ({self.source})"
+        return f"recall by GSD {', '.join(parts)}{bias} ({self.source})"
 
 
 @dataclass
 class _Counts:
     found: dict = field(default_factory=dict)
     hulls: dict = field(default_factory=dict)
+    length_err: dict = field(default_factory=dict)
 
 
 def berth_recall(truth: list[dict], detections: list[dict], looks: list[dict], loading_berths: set[str],
@@ -145,13 +160,14 @@ def berth_recall(truth: list[dict], detections: list[dict], looks: list[dict], l
     ``counts.csv`` rows (scene, berth, clear_share). A true tanker at a loading berth in a look
     whose ``clear_share`` reaches ``min_clear_share`` is one hull; it is found when a tanker
     detection at that berth in that scene lies within ``match_distance_m`` (each detection finds
-    one hull, the nearest first)."""
+    one hull, the nearest first). The found hulls' length errors (detection minus truth) give each
+    band's length bias and spread."""
     clear = {(r["scene"], r["berth"]) for r in looks if r["berth"] in loading_berths
              and float(r.get("clear_share") or 0.0) >= min_clear_share}
     dets: dict[tuple[str, str], list[tuple[float, float]]] = {}
     for d in detections:
         if d.get("vessel_type") == "tanker" and (d["scene"], d.get("berth", "")) in clear and d.get("lon", "") != "":
-            dets.setdefault((d["scene"], d["berth"]), []).append((float(d["lon"]), float(d["lat"])))
+            dets.setdefault((d["scene"], d["berth"]), []).append((float(d["lon"]), float(d["lat"]), float(d["length_m"])))
     counts = _Counts()
     edges = [lo for lo, _ in GSD_BINS_M]
     for key in sorted(clear):
@@ -159,31 +175,37 @@ def berth_recall(truth: list[dict], detections: list[dict], looks: list[dict], l
         if not hulls:
             continue
         band = int(np.searchsorted(edges, float(hulls[0]["gsd_m"]), side="right") - 1)
-        found = _matches([(float(t["lon"]), float(t["lat"])) for t in hulls], dets.get(key, []), match_distance_m)
-        counts.found[band] = counts.found.get(band, 0) + found
+        here = dets.get(key, [])
+        pairs = _matches([(float(t["lon"]), float(t["lat"])) for t in hulls], [d[:2] for d in here], match_distance_m)
+        counts.found[band] = counts.found.get(band, 0) + len(pairs)
         counts.hulls[band] = counts.hulls.get(band, 0) + len(hulls)
-    bands = tuple(RecallBand(*GSD_BINS_M[b], counts.found[b], counts.hulls[b]) for b in sorted(counts.hulls))
-    return DetectorRecall(bands, None, source)
+        counts.length_err.setdefault(band, []).extend(here[j][2] - float(hulls[i]["length_m"]) for i, j in pairs)
+    bands = []
+    for b in sorted(counts.hulls):
+        err = counts.length_err.get(b, [])
+        bands.append(RecallBand(*GSD_BINS_M[b], counts.found[b], counts.hulls[b], round(float(np.mean(err)), 2) if err else 0.0,
+                                round(float(np.std(err)), 2) if len(err) > 1 else None))
+    return DetectorRecall(tuple(bands), None, source)
 
 
-def _matches(truth_lonlat: list[tuple[float, float]], det_lonlat: list[tuple[float, float]], max_m: float) -> int:
-    """How many truth points a detection lies within ``max_m`` of, one detection each, nearest pairs first."""
+def _matches(truth_lonlat: list[tuple[float, float]], det_lonlat: list[tuple[float, float]], max_m: float) -> list[tuple[int, int]]:
+    """(truth, detection) index pairs within ``max_m`` of each other, one detection a truth point, nearest pairs first."""
     if not truth_lonlat or not det_lonlat:
-        return 0
+        return []
     t, d = np.array(truth_lonlat), np.array(det_lonlat)
     m_lon, m_lat = metres_per_degree(float(t[:, 1].mean()))
     dist = np.hypot((t[:, None, 0] - d[None, :, 0]) * m_lon, (t[:, None, 1] - d[None, :, 1]) * m_lat)
-    found, used_t, used_d = 0, set(), set()
+    pairs, used_t, used_d = [], set(), set()
     for flat in np.argsort(dist, axis=None):
-        i, j = np.unravel_index(flat, dist.shape)
+        i, j = (int(x) for x in np.unravel_index(flat, dist.shape))
         if dist[i, j] > max_m:
             break
         if i in used_t or j in used_d:
             continue
         used_t.add(i)
         used_d.add(j)
-        found += 1
-    return found
+        pairs.append((i, j))
+    return pairs
 
 
 def recall_of(meta: dict) -> DetectorRecall | None:

@@ -90,29 +90,30 @@ def test_each_look_uses_the_recall_of_its_gsd():
 
 def test_recall_is_counted_from_a_run_against_truth():
     truth = [
-        {"scene": "a", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0", "lat": "42.7", "gsd_m": "3.0"},
-        {"scene": "b", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0", "lat": "42.7", "gsd_m": "3.0"},
-        {"scene": "c", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0", "lat": "42.7", "gsd_m": "3.0"},
-        {"scene": "d", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0", "lat": "42.7", "gsd_m": "0.5"},
-        {"scene": "a", "berth": "crude_jetty", "vessel_type": "tanker", "lon": "133.1", "lat": "42.7", "gsd_m": "3.0"},
+        {"scene": "a", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0", "lat": "42.7", "gsd_m": "3.0", "length_m": "85.0"},
+        {"scene": "b", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0", "lat": "42.7", "gsd_m": "3.0", "length_m": "85.0"},
+        {"scene": "c", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0", "lat": "42.7", "gsd_m": "3.0", "length_m": "85.0"},
+        {"scene": "d", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0", "lat": "42.7", "gsd_m": "0.5", "length_m": "85.0"},
+        {"scene": "a", "berth": "crude_jetty", "vessel_type": "tanker", "lon": "133.1", "lat": "42.7", "gsd_m": "3.0", "length_m": "85.0"},
     ]
     dets = [
-        {"scene": "a", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0002", "lat": "42.7"},  # ~16 m off: found
-        {"scene": "b", "berth": "oil_berth", "vessel_type": "other", "lon": "133.0", "lat": "42.7"},  # not typed tanker
-        {"scene": "c", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.002", "lat": "42.7"},  # ~160 m off
-        {"scene": "d", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0", "lat": "42.7"},
+        {"scene": "a", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0002", "lat": "42.7", "length_m": "91.0"},  # ~16 m off: found
+        {"scene": "b", "berth": "oil_berth", "vessel_type": "other", "lon": "133.0", "lat": "42.7", "length_m": "85.0"},  # not typed tanker
+        {"scene": "c", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.002", "lat": "42.7", "length_m": "85.0"},  # ~160 m off
+        {"scene": "d", "berth": "oil_berth", "vessel_type": "tanker", "lon": "133.0", "lat": "42.7", "length_m": "85.0"},
     ]
     looks = [{"scene": s, "berth": "oil_berth", "clear_share": "1.0"} for s in "abc"] + [
         {"scene": "d", "berth": "oil_berth", "clear_share": "0.2"}]  # under cloud: not counted
     got = berth_recall(truth, dets, looks, {"oil_berth"}, 0.7)
     assert [(b.gsd_lo_m, b.found, b.hulls) for b in got.bands] == [(1.0, 1, 3)]
+    assert got.length_bias_m(3.0) == pytest.approx(6.0)  # the found hull was measured 6 m long
 
 
 def test_the_recall_travels_in_the_checkpoint_and_infer_uses_it(tmp_path):
     cfg = ModelConfig(backbone="resnet18", fpn_channels=32)
     path = tmp_path / "model.pt"
     save_checkpoint(path, build(cfg), cfg, {"note": "tiny"})
-    measured = DetectorRecall((RecallBand(1.0, 3.05, 67, 100), RecallBand(6.0, 100.0, 7, 20)), None, "test")
+    measured = DetectorRecall((RecallBand(1.0, 3.05, 67, 100, 4.5, 6.0), RecallBand(6.0, 100.0, 7, 20, 30.0, 12.0)), None, "test")
     with pytest.raises(ValueError):
         store_recall(path, path, measured)  # never over the source
     store_recall(path, tmp_path / "with_recall.pt", measured, score_threshold=0.3)
@@ -123,3 +124,12 @@ def test_the_recall_travels_in_the_checkpoint_and_infer_uses_it(tmp_path):
     assert by_default.estimate.recall == measured
     overridden = loads_config(InferConfig(detector_recall=0.9), meta)
     assert overridden.estimate.recall.fixed == 0.9 and overridden.track.detector_recall == 0.9
+    assert overridden.estimate.recall.length_bias_m(3.0) == measured.length_bias_m(3.0)  # still measured
+
+
+def test_a_visit_takes_its_length_from_its_sharpest_looks():
+    t = T0
+    v = Visit("v1", "oil_berth", "oil", [Sighting("a", t, "oil_berth", 60.0, 121.0, 90.0, 10.0),
+                                         Sighting("b", t + timedelta(hours=5), "oil_berth", 60.0, 86.0, 90.0, 3.0),
+                                         Sighting("c", t + timedelta(hours=9), "oil_berth", 60.0, 133.0, 90.0, 10.0)])
+    assert v.length_m == 86.0 and v.gsd_m == 3.0  # the two blurred 10 m lengths do not outvote it
