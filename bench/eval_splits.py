@@ -74,22 +74,20 @@ def measure_recall(model: Path, out: Path, cache_dir: Path, threads: int, amp: b
     import seasons
 
     from detector.pipeline import InferConfig
-    from detector.recall import DetectorRecall, RecallBand, berth_recall, store_recall
+    from detector.recall import berth_recall, store_recall
 
     start, end = datetime(2024, 5, 1, tzinfo=timezone.utc), datetime(2024, 7, 30, tzinfo=timezone.utc)
-    bands: dict = {}
+    truth, dets, looks = [], [], []
     for seed in seasons.CALIBRATION_SEEDS:
         scene_dir = seasons.render(cache_dir, seed, start, end, nk_visits=70)
         with tempfile.TemporaryDirectory() as tmp:
             seasons.infer(scene_dir, model, Path(tmp), threads, events=False, amp=amp)
-            got = berth_recall(seasons.read_rows(scene_dir / "truth.csv"), seasons.read_rows(Path(tmp) / "detections.csv"),
-                               seasons.read_rows(Path(tmp) / "counts.csv"), {"oil_berth"}, InferConfig.min_clear_share)
-        for b in got.bands:
-            f, n = bands.get((b.gsd_lo_m, b.gsd_hi_m), (0, 0))
-            bands[(b.gsd_lo_m, b.gsd_hi_m)] = (f + b.found, n + b.hulls)
+            # Scene names are times and sensors, which two seeds could share: tell them apart.
+            for rows, path in ((truth, scene_dir / "truth.csv"), (dets, Path(tmp) / "detections.csv"), (looks, Path(tmp) / "counts.csv")):
+                rows += [{**r, "scene": f"{seed}/{r['scene']}"} for r in seasons.read_rows(path)]
     source = (f"measured on synthetic seasons (seeds {', '.join(map(str, seasons.CALIBRATION_SEEDS))}, "
               f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, clips around the oil berth)")
-    recall = DetectorRecall(tuple(RecallBand(lo, hi, f, n) for (lo, hi), (f, n) in sorted(bands.items())), None, source)
+    recall = berth_recall(truth, dets, looks, {"oil_berth"}, InferConfig.min_clear_share, source=source)
     store_recall(model, out, recall, score_threshold=PredictConfig.score_threshold, min_clear_share=InferConfig.min_clear_share,
                  match_distance_m=40.0)
     print(f"{out}: {recall.describe()}")

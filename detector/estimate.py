@@ -163,7 +163,7 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
             m = month_of_event[k]
             here[:, m] = np.maximum(here[:, m] - 1, 0)
         missed += here
-    seen_barrels = _seen_barrels(events, track, rng, cfg.draws)  # (draws, events)
+    seen_barrels = _seen_barrels(events, track, rng, cfg.draws, recall)  # (draws, events)
     missed_barrels = _missed_barrels(missed, seen_barrels, rng)  # (draws, months)
     mids = np.array([e.volume(track).barrels[1] for e in events])
     q = ((1 - cfg.interval) / 2, 0.5, (1 + cfg.interval) / 2)
@@ -190,13 +190,17 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
     return out
 
 
-def _seen_barrels(events: list[Visit], track: TrackConfig, rng: np.random.Generator, draws: int) -> np.ndarray:
-    """Barrels of each seen event in each draw: length within its tolerance (2 sigma), load 85-95 %."""
+def _seen_barrels(events: list[Visit], track: TrackConfig, rng: np.random.Generator, draws: int,
+                  recall: DetectorRecall | None = None) -> np.ndarray:
+    """Barrels of each seen event in each draw: length within its tolerance (2 sigma), or the
+    detector's measured length spread at that GSD where it is wider; load 85-95 %."""
     load = load_factors()
     bpt = barrels_per_tonne(track.product)
     out = np.zeros((draws, len(events)))
     for k, e in enumerate(events):
         sigma = length_tolerance_m(e.gsd_m, pixels=track.length_pixels) / 2.0
+        measured = recall.length_sd_m(e.gsd_m) if recall is not None else None
+        sigma = max(sigma, measured or 0.0)
         lengths = np.clip(rng.normal(e.length_m, sigma, draws), 1.0, None)
         dwt = dwt_for_length(lengths)
         out[:, k] = dwt * rng.uniform(load.low, load.high, draws) * bpt

@@ -87,6 +87,11 @@ class DetectorRecall:
         b = self.band(gsd_m)
         return 0.0 if b is None else b.length_bias_m
 
+    def length_sd_m(self, gsd_m: float) -> float | None:
+        """The spread of the detector's length error on loading tankers at ``gsd_m`` (None unmeasured)."""
+        b = self.band(gsd_m)
+        return None if b is None else b.length_sd_m
+
     def mean(self, gsd_m: float) -> float:
         """The recall expected at ``gsd_m`` (posterior mean)."""
         if self.fixed is not None:
