@@ -15,7 +15,8 @@ the chance p(t) that a visit arriving at time t is seen. Then:
 * missed visits in each month: Poisson(rate x integral over the month of 1 - p), less the
   visits that only unclear looks (haze, part cloud) glimpsed, which are counted as seen;
 * barrels of a seen visit: its length drawn within its tolerance, deadweight from it, a load
-  factor drawn from 85-95 %; a missed visit: a seen visit's barrels drawn at random, or with
+  factor drawn from 85-95 % (a visit seen only coarser than ``max_sizing_gsd_m``: like the
+  visits seen sharper); a missed visit: a seen visit's barrels drawn at random, or with
   none seen, 10,000-30,000 barrels (UN Panel of Experts' range for one load).
 
 The observed-only total (what published counts do) is reported beside the corrected one.
@@ -204,6 +205,13 @@ def _seen_barrels(events: list[Visit], track: TrackConfig, rng: np.random.Genera
         lengths = np.clip(rng.normal(e.length_m, sigma, draws), 1.0, None)
         dwt = dwt_for_length(lengths)
         out[:, k] = dwt * rng.uniform(load.low, load.high, draws) * bpt
+    # A hull seen only at a GSD too coarse to size it (a 10 m look cannot tell 70 m from 100 m,
+    # and barrels follow length to about the fourth power) loads like the hulls seen sharper.
+    coarse = np.array([e.gsd_m > track.max_sizing_gsd_m for e in events], bool)
+    if coarse.any() and (~coarse).any():
+        sharp = np.flatnonzero(~coarse)
+        for k in np.flatnonzero(coarse):
+            out[:, k] = out[np.arange(draws), sharp[rng.integers(0, sharp.size, draws)]]
     return out
 
 

@@ -32,6 +32,7 @@ class TrackConfig:
     max_gap_days: float = 4.0  # unseen for longer than this: a new visit (stays last 1-2 days)
     max_stay_days: float = 3.0  # a visit spans at most this long: 1.5 x the longest stay assumed
     detector_recall: float = 1.0  # chance a clear look finds a hull that is there
+    max_sizing_gsd_m: float = 6.0  # looks coarser than this find a hull but do not size it for barrels
 
     @property
     def empty_looks_to_end(self) -> int:

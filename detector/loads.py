@@ -54,7 +54,8 @@ def _time(text: str) -> datetime | None:
 def looks_and_sightings(parts: list[dict], berths: dict[str, Berth], track: TrackConfig,
                         recall: DetectorRecall | None = None) -> tuple[list[Look], list[Sighting]]:
     """Berth looks and tanker sightings of the dated, georeferenced scenes of a run; each
-    sighting's length has ``recall``'s measured length bias at its GSD taken off."""
+    sighting's length has ``recall``'s measured length bias at its GSD taken off, and is held
+    to the berth's ``max_length_m`` where the berth file gives one."""
     looks, sightings = [], []
     for p in parts:
         if p["status"] != "ok" or not p.get("datetime"):
@@ -70,8 +71,11 @@ def looks_and_sightings(parts: list[dict], berths: dict[str, Berth], track: Trac
             pos = float(along_m(berths[v["berth"]], float(v["lon"]), float(v["lat"])))
             heading = float(v["heading_deg"]) if v["heading_deg"] != "" else 0.0
             gsd = float(p["gsd_m"])
-            bias = recall.length_bias_m(gsd) if recall is not None else 0.0
-            sightings.append(Sighting(p["scene"], when, v["berth"], pos, float(v["length_m"]) - bias, heading, gsd))
+            length = float(v["length_m"]) - (recall.length_bias_m(gsd) if recall is not None else 0.0)
+            longest = berths[v["berth"]].max_length_m
+            if longest:  # a hull longer than its berth takes is a measurement gone wrong, not a hull
+                length = min(length, longest)
+            sightings.append(Sighting(p["scene"], when, v["berth"], pos, length, heading, gsd))
     return looks, sightings
 
 

@@ -133,3 +133,19 @@ def test_a_visit_takes_its_length_from_its_sharpest_looks():
                                          Sighting("b", t + timedelta(hours=5), "oil_berth", 60.0, 86.0, 90.0, 3.0),
                                          Sighting("c", t + timedelta(hours=9), "oil_berth", 60.0, 133.0, 90.0, 10.0)])
     assert v.length_m == 86.0 and v.gsd_m == 3.0  # the two blurred 10 m lengths do not outvote it
+
+
+def test_a_hull_seen_only_at_10_m_loads_like_those_seen_sharper():
+    sharp = [_visit(5.0 + 5 * k, k) for k in range(10)]  # 85 m hulls at 3 m
+
+    def with_last(gsd_m):
+        t = T0 + timedelta(days=70)
+        last = Visit("v99", "oil_berth", "oil", [Sighting("z", t, "oil_berth", 60.0, 125.0, 90.0, gsd_m)])
+        clear = {"oil_berth": [T0 + timedelta(days=d) for d in range(DAYS)]}
+        return estimate(sharp + [last], clear, T0, T0 + timedelta(days=DAYS), TrackConfig(), EstimateConfig(seed=3))[-1]
+
+    alone = estimate(sharp, {"oil_berth": [T0 + timedelta(days=d) for d in range(DAYS)]}, T0, T0 + timedelta(days=DAYS),
+                     TrackConfig(), EstimateConfig(seed=3))[-1].barrels_corrected["median"]
+    coarse, fine = with_last(10.0).barrels_corrected["median"], with_last(3.0).barrels_corrected["median"]
+    assert coarse == pytest.approx(alone * 11 / 10, rel=0.03)  # one more hull like the others
+    assert fine > coarse + 20_000  # sized at 3 m, a 125 m hull is a much bigger load
