@@ -136,8 +136,8 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
     months = _months(start, end)
     month_starts = np.array([_days(a, start) for _, a, _ in months])
     month_of_grid = np.searchsorted(month_starts, grid, side="right") - 1
-    month_of = lambda t: int(np.clip(np.searchsorted(month_starts, _days(t, start), side="right") - 1, 0, len(months) - 1))  # noqa: E731
-    month_of_event = np.array([month_of(e.first_seen) for e in events], int)
+    first_days = np.array([_days(e.first_seen, start) for e in events], float)
+    month_of_event = np.clip(np.searchsorted(month_starts, first_days, side="right") - 1, 0, len(months) - 1)
     berths = sorted(set(clear_looks) | {e.berth for e in events})
     p_seen = {}  # berth -> chance a visit arriving at each grid hour is seen (at the recall's mean level)
     missed = np.zeros((cfg.draws, len(months)))
@@ -193,26 +193,54 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
 
 def _seen_barrels(events: list[Visit], track: TrackConfig, rng: np.random.Generator, draws: int,
                   recall: DetectorRecall | None = None) -> np.ndarray:
-    """Barrels of each seen event in each draw: length within its tolerance (2 sigma), or the
-    detector's measured length spread at that GSD where it is wider; load 85-95 %."""
+    """Barrels of each seen event in each draw: its true length drawn from what its measured
+    length says (``true_lengths``), deadweight from it, load 85-95 %."""
     load = load_factors()
     bpt = barrels_per_tonne(track.product)
     out = np.zeros((draws, len(events)))
-    for k, e in enumerate(events):
-        sigma = length_tolerance_m(e.gsd_m, pixels=track.length_pixels) / 2.0
-        measured = recall.length_sd_m(e.gsd_m) if recall is not None else None
-        sigma = max(sigma, measured or 0.0)
-        lengths = np.clip(rng.normal(e.length_m, sigma, draws), 1.0, None)
-        dwt = dwt_for_length(lengths)
-        out[:, k] = dwt * rng.uniform(load.low, load.high, draws) * bpt
+    sigma = np.array([_length_sd_m(e, track, recall) for e in events])
+    coarse = np.array([e.gsd_m > track.max_sizing_gsd_m for e in events], bool)
+    mean, sd = true_lengths(np.array([e.length_m for e in events]), sigma, ~coarse)
+    for k in range(len(events)):
+        lengths = np.clip(rng.normal(mean[k], sd[k], draws), 1.0, None)
+        out[:, k] = dwt_for_length(lengths) * rng.uniform(load.low, load.high, draws) * bpt
     # A hull seen only at a GSD too coarse to size it (a 10 m look cannot tell 70 m from 100 m,
     # and barrels follow length to about the fourth power) loads like the hulls seen sharper.
-    coarse = np.array([e.gsd_m > track.max_sizing_gsd_m for e in events], bool)
     if coarse.any() and (~coarse).any():
         sharp = np.flatnonzero(~coarse)
         for k in np.flatnonzero(coarse):
             out[:, k] = out[np.arange(draws), sharp[rng.integers(0, sharp.size, draws)]]
     return out
+
+
+def _length_sd_m(e: Visit, track: TrackConfig, recall: DetectorRecall | None) -> float:
+    """How far a visit's measured length may be off (m, 1 sd): half its tolerance, or the
+    detector's measured length spread at its GSD where that is wider."""
+    sigma = length_tolerance_m(e.gsd_m, pixels=track.length_pixels) / 2.0
+    measured = recall.length_sd_m(e.gsd_m) if recall is not None else None
+    return max(sigma, measured or 0.0)
+
+
+def true_lengths(measured_m: np.ndarray, sd_m: np.ndarray, pooled: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sd (m) of each hull's true length given lengths measured with error ``sd_m``.
+
+    Barrels grow with about the fourth power of length, so measurement noise alone inflates a
+    total: a hull measured 10 m long gains more than one measured 10 m short loses. The hulls of
+    one run are taken as drawn from one fleet (empirical Bayes, normal): its mean and spread come
+    from the ``pooled`` hulls (all by default), the spread less the measurement noise, and each
+    length is drawn towards the fleet's mean by the share of its variance that is noise (the
+    regression calibration of measurement-error models). With fewer than 3 pooled hulls, or
+    hulls no more alike than their noise, the fleet tells nothing and each keeps its own length."""
+    measured_m, sd_m = np.asarray(measured_m, float), np.asarray(sd_m, float)
+    pooled = np.ones(measured_m.size, bool) if pooled is None else np.asarray(pooled, bool)
+    if pooled.sum() < 3:
+        return measured_m, sd_m
+    fleet_mean = float(measured_m[pooled].mean())
+    fleet_var = float(measured_m[pooled].var(ddof=1) - np.mean(sd_m[pooled] ** 2))
+    if fleet_var <= 0:
+        fleet_var = 1.0  # hulls as alike as noise can tell: a floor of 1 m, not none
+    keep = fleet_var / (fleet_var + sd_m**2)  # share of each hull's own measurement that is signal
+    return fleet_mean + keep * (measured_m - fleet_mean), np.sqrt(keep) * sd_m
 
 
 def _missed_barrels(missed: np.ndarray, seen_barrels: np.ndarray, rng: np.random.Generator) -> np.ndarray:

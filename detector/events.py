@@ -33,6 +33,7 @@ class TrackConfig:
     max_stay_days: float = 3.0  # a visit spans at most this long: 1.5 x the longest stay assumed
     detector_recall: float = 1.0  # chance a clear look finds a hull that is there
     max_sizing_gsd_m: float = 6.0  # looks coarser than this find a hull but do not size it for barrels
+    length_noise_m: float = 0.0  # the detector's length error (1 sd) where measured: two sightings of one hull differ by it
 
     @property
     def empty_looks_to_end(self) -> int:
@@ -113,7 +114,8 @@ def _match_cost(v: Visit, s: Sighting, cfg: TrackConfig) -> float | None:
     last = v.sightings[-1]
     if (s.time - v.first_seen).total_seconds() > cfg.max_stay_days * 86400:
         return None  # longer than any stay: the slot's next hull, however alike
-    tol_len = 1.5 * length_tolerance_m(max(last.gsd_m, s.gsd_m), pixels=cfg.length_pixels)
+    # Two measurements of one hull differ by up to about 2 sd of their difference (sqrt 2 sd).
+    tol_len = max(1.5 * length_tolerance_m(max(last.gsd_m, s.gsd_m), pixels=cfg.length_pixels), 2.0 * math.sqrt(2.0) * cfg.length_noise_m)
     d_along, d_len = abs(last.along_m - s.along_m), abs(v.length_m - s.length_m)
     if d_along > cfg.along_tolerance_m or d_len > tol_len:
         return None

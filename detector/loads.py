@@ -156,9 +156,12 @@ def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig
         return ("no dated, georeferenced scene shows a loading berth "
                 f"(berth kinds {', '.join(cfg.track.loading_kinds)}): no events")
     seen_loads = [lk for lk in load_looks if lk.seen]
-    # How many empty clear looks end a visit follows the detector's recall where the berths were seen.
+    # How many empty clear looks end a visit, and how far apart two lengths of one hull may be,
+    # follow the detector's measured recall and length error where the berths were seen.
     mean_recall = float(np.mean([recall.mean(lk.gsd_m or DEFAULT_LOOK_GSD_M) for lk in seen_loads])) if seen_loads else 1.0
-    track = replace(cfg.track, detector_recall=mean_recall)
+    noise = [recall.length_sd_m(lk.gsd_m or DEFAULT_LOOK_GSD_M) for lk in seen_loads]
+    noise_m = float(np.mean([n for n in noise if n is not None])) if any(n is not None for n in noise) else cfg.track.length_noise_m
+    track = replace(cfg.track, detector_recall=mean_recall, length_noise_m=max(cfg.track.length_noise_m, noise_m))
     events = load_events(track_visits(looks, sightings, kinds, track), track)
     dark = dark_flags(events, berths, read_ais(cfg.ais) if cfg.ais else None)
     rows = event_rows(events, dark, track)
