@@ -149,3 +149,36 @@ def test_a_hull_seen_only_at_10_m_loads_like_those_seen_sharper():
     coarse, fine = with_last(10.0).barrels_corrected["median"], with_last(3.0).barrels_corrected["median"]
     assert coarse == pytest.approx(alone * 11 / 10, rel=0.03)  # one more hull like the others
     assert fine > coarse + 20_000  # sized at 3 m, a 125 m hull is a much bigger load
+
+
+def test_true_lengths_undo_what_noise_does_to_barrels_through_the_fourth_power():
+    from detector.estimate import true_lengths
+    from detector.volumes import dwt_for_length
+
+    rng = np.random.default_rng(5)
+    raw_err, shrunk_err = [], []
+    for _ in range(200):  # seasons of 30 hulls from one fleet, measured with a 12 m error
+        true = rng.normal(85.0, 8.0, 30)
+        measured = true + rng.normal(0.0, 12.0, 30)
+        mean, sd = true_lengths(measured, np.full(30, 12.0))
+        assert np.all(sd < 12.0)
+        truth = dwt_for_length(true).sum()
+        raw_err.append(dwt_for_length(measured).sum() / truth - 1)
+        shrunk_err.append(dwt_for_length(mean).sum() / truth - 1)
+    assert np.mean(raw_err) > 0.08  # noise alone inflates the deadweight of a season
+    assert abs(np.mean(shrunk_err)) < 0.5 * np.mean(raw_err)
+    exact, _ = true_lengths(np.array([70.0, 85.0, 99.0]), np.zeros(3))
+    assert np.allclose(exact, [70.0, 85.0, 99.0])  # no noise: lengths stand
+    assert np.allclose(true_lengths(np.array([70.0, 99.0]), np.full(2, 12.0))[0], [70.0, 99.0])  # too few to pool
+
+
+def test_a_noisy_detector_s_lengths_of_one_hull_stay_one_visit():
+    from detector.events import Look, track_visits
+
+    t = T0
+    looks = [Look("a", t, "oil_berth", True, 3.0), Look("b", t + timedelta(days=1), "oil_berth", True, 3.0)]
+    sightings = [Sighting("a", t, "oil_berth", 60.0, 80.0, 90.0, 3.0),
+                 Sighting("b", t + timedelta(days=1), "oil_berth", 62.0, 99.0, 90.0, 3.0)]
+    strict = track_visits(looks, sightings, {"oil_berth": "oil"}, TrackConfig())
+    tolerant = track_visits(looks, sightings, {"oil_berth": "oil"}, TrackConfig(length_noise_m=8.0))
+    assert len(strict) == 2 and len(tolerant) == 1  # 19 m apart: two hulls to a 3 m ruler, one to an 8 m-noisy one
