@@ -164,3 +164,23 @@ def test_moored_hull_lies_in_its_berth_outline():
         v = at_berth(b, "tanker", 80.0, 13.0, 60.0, rng)
         assert b.outline().contains(shapely.Polygon(v.corners()))
         assert v.berth == b.name and berth(b.name) is b
+
+
+def test_a_series_around_a_berth_is_clips_centred_on_it(tmp_path):
+    from detector.berths import load_berths
+    from detector.synth.cli import clip_size_px, get_args_parser, main
+
+    argv = ["--out", str(tmp_path), "--seed", "4", "--series", "2024-04-01", "2024-04-04", "--sensor", "planetscope,skysat",
+            "--around-berth", "oil_berth"]
+    assert main(get_args_parser().parse_args(argv)) == 0
+    oil = {b.name: b for b in load_berths(tmp_path / "vostochny_berths.geojson")}["oil_berth"].outline_lonlat.centroid
+    scenes = sorted(tmp_path.glob("*.tif"))
+    assert scenes
+    for path in scenes:
+        with Scene(str(path)) as s:
+            assert s.info.width == s.info.height == clip_size_px(s.info.gsd_m)
+            x, y = s.georef.lonlat_to_pixel(np.array([oil.x]), np.array([oil.y]))
+            # The berth sits in the middle of the clip (its centroid is off the quay line by half its strip).
+            assert abs(x[0] / s.info.width - 0.5) < 0.1 and abs(y[0] / s.info.height - 0.5) < 0.1
+    bad = get_args_parser().parse_args(["--out", str(tmp_path / "x"), "--series", "2024-04-01", "2024-04-02", "--around-berth", "nowhere"])
+    assert main(bad) == 2
