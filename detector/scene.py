@@ -38,9 +38,9 @@ PREVIEW_PX = 1024  # longest side of the decimated read the stretch is computed 
 STRIP_BYTES = 24 << 20
 # File values at or above which a pixel in every band counts as cloud-white (see area_shares):
 # 8-bit visual products saturate under cloud; 16-bit integers are taken as reflectance x 10,000.
+CLOUD_LEVEL = {"uint8": 200, "uint16": 3000, "int16": 3000, "uint32": 3000, "int32": 3000, "float32": 0.3, "float64": 0.3}
 # Clouds that hide a berth are hundreds of metres across; bright patches narrower than this are not taken for cloud.
 CLOUD_MIN_WIDTH_M = 100.0
-CLOUD_LEVEL = {"uint8": 200, "uint16": 3000, "int16": 3000, "uint32": 3000, "int32": 3000, "float32": 0.3, "float64": 0.3}
 
 
 @dataclass(frozen=True)
@@ -266,7 +266,7 @@ class Scene:
         out_valid[: tile.out_height, : tile.out_width] = valid
         return out, out_valid
 
-    def area_shares(self, area_px, max_px: int = 256, shadow=None) -> tuple[float, float]:
+    def area_shares(self, area_px, max_px: int = 256, shadow: ShadowReach | None = None) -> tuple[float, float]:
         """Shares (0-1) of ``area_px`` that are valid, and valid and clear: what a look sees.
 
         A berth in a nodata swath, beyond the scene's edge, under cloud or in a cloud's shadow is
@@ -337,7 +337,7 @@ class Scene:
             data[:, j0:j1, k0:k1], valid[j0:j1, k0:k1] = self._read_raw(window, (j1 - j0, k1 - k0))
         return data, valid
 
-    def _cloud_towards_sun(self, x_px: np.ndarray, y_px: np.ndarray, shadow, max_px: int) -> np.ndarray:
+    def _cloud_towards_sun(self, x_px: np.ndarray, y_px: np.ndarray, shadow: ShadowReach, max_px: int) -> np.ndarray:
         """For scene pixels (``x_px``, ``y_px``): is a cloud-white pixel within ``shadow``'s reach towards the sun?"""
         if not len(x_px):
             return np.zeros(0, bool)
