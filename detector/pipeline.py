@@ -114,13 +114,26 @@ def _sha256(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def run_key(cfg: InferConfig, model_sha: str, precision: str) -> str:
+def weights_sha256(model: torch.nn.Module) -> str:
+    """A hash of the network's weights and config-bearing buffers, not of its checkpoint file: a
+    checkpoint whose metadata alone changed (a re-measured recall) detects exactly the same."""
+    h = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(str(t.dtype).encode())
+        h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def run_key(cfg: InferConfig, weights_sha: str, model_config: dict, precision: str) -> str:
     """What a scene result depends on; parts made under another key are redone, not reused.
 
-    ``precision`` is the arithmetic the model runs in (bfloat16 and float32 give slightly
-    different scores, so a run resumed on another kind of CPU redoes its scenes)."""
+    ``weights_sha`` is :func:`weights_sha256` of the network and ``model_config`` its config (the
+    working GSD, bands and normalisation decide detections too). ``precision`` is the arithmetic the
+    model runs in (bfloat16 and float32 give slightly different scores, so a run resumed on
+    another kind of CPU redoes its scenes)."""
     parts = {
-        "model": model_sha, "precision": precision, "gsd_m": cfg.gsd_m, "bands": cfg.bands, "aoi": cfg.aoi, "aoi_buffer_m": cfg.aoi_buffer_m,
+        "weights": weights_sha, "model_config": model_config, "precision": precision, "gsd_m": cfg.gsd_m, "bands": cfg.bands, "aoi": cfg.aoi, "aoi_buffer_m": cfg.aoi_buffer_m,
         "score_threshold": cfg.score_threshold, "nms_iou": cfg.nms_iou, "version": __version__,
         "berths": _sha256(cfg.berths) if cfg.berths else None,
         "aoi_file": _sha256(cfg.aoi) if cfg.aoi not in ("berths", "whole") else None,
@@ -190,7 +203,7 @@ def run(cfg: InferConfig, log=print) -> int:
         model_sha = _sha256(cfg.model)
         amp = amp_dtype(device, cfg.amp)
         precision = describe(amp)
-        key = run_key(cfg, model_sha, precision)
+        key = run_key(cfg, weights_sha256(model), asdict(mcfg), precision)
         plan = _plan_config(cfg, cfg.tile_px)
         # NHWC is what oneDNN (CPU) and tensor cores (CUDA) run fastest: 1.46x on two CPU cores here.
         model = fuse_for_inference(model).to(memory_format=torch.channels_last)

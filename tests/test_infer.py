@@ -235,3 +235,31 @@ def test_bad_options_stop_before_anything_runs(port, tmp_path, capsys):
     assert _infer(argv) == 2
     assert "WGS84" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()
+
+
+def test_a_model_whose_metadata_alone_changed_reuses_the_scenes_new_weights_redo_them(port, tmp_path):
+    import torch
+
+    from detector.model import read_checkpoint
+    from detector.recall import DetectorRecall, RecallBand, store_recall
+
+    out = tmp_path / "o"
+    assert _infer([str(port["scenes"]), "--out", str(out), *_args(port, "--no-events")]) == 0
+    parts = {p.name: p.read_text() for p in (out / "parts").glob("*.json")}
+    assert parts
+    # The same weights with a measured recall in their metadata: every scene is reused as it was.
+    recalled = tmp_path / "recalled.pt"
+    store_recall(port["model"], recalled, DetectorRecall((RecallBand(1.0, 3.05, 7, 10),), None, "test"))
+    argv = [a if a != str(port["model"]) else str(recalled) for a in _args(port, "--no-events")]
+    assert _infer([str(port["scenes"]), "--out", str(out), *argv]) == 0
+    assert {p.name: p.read_text() for p in (out / "parts").glob("*.json")} == parts
+    # Other weights: every scene is detected again, under another key.
+    ckpt = read_checkpoint(port["model"])
+    name = next(k for k, v in ckpt["model"].items() if v.is_floating_point())
+    ckpt["model"][name] = ckpt["model"][name] + 1e-3
+    other = tmp_path / "other.pt"
+    torch.save(ckpt, other)
+    argv = [a if a != str(port["model"]) else str(other) for a in _args(port, "--no-events")]
+    assert _infer([str(port["scenes"]), "--out", str(out), *argv]) == 0
+    redone = {p.name: json.loads(p.read_text())["key"] for p in (out / "parts").glob("*.json")}
+    assert set(redone) == set(parts) and all(k != json.loads(parts[n])["key"] for n, k in redone.items())
