@@ -74,7 +74,7 @@ def measure_recall(model: Path, out: Path, cache_dir: Path, threads: int, amp: b
     import seasons
 
     from detector.pipeline import InferConfig
-    from detector.recall import berth_recall, store_recall
+    from detector.recall import MATCH_DISTANCE_M, berth_recall, store_recall
 
     start, end = datetime(2024, 5, 1, tzinfo=timezone.utc), datetime(2024, 7, 30, tzinfo=timezone.utc)
     truth, dets, looks = [], [], []
@@ -89,7 +89,7 @@ def measure_recall(model: Path, out: Path, cache_dir: Path, threads: int, amp: b
               f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, clips around the oil berth)")
     recall = berth_recall(truth, dets, looks, {"oil_berth"}, InferConfig.min_clear_share, source=source)
     store_recall(model, out, recall, score_threshold=PredictConfig.score_threshold, min_clear_share=InferConfig.min_clear_share,
-                 match_distance_m=40.0)
+                 match_distance_m=MATCH_DISTANCE_M)
     print(f"{out}: {recall.describe()}")
 
 

@@ -35,6 +35,7 @@ from .volumes import barrels_per_tonne, dwt_for_length, length_tolerance_m, load
 
 UN_LOAD_BARRELS = (10_000.0, 30_000.0)  # UN Panel of Experts: one tanker load
 CAP_BARRELS = 500_000.0  # UNSCR 2397 (2017): refined petroleum a year
+DEFAULT_LOOK_GSD_M = 3.0  # a look whose scene GSD is not known: PlanetScope's
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
 
     ``events`` are the load events, ``clear_looks`` the times each loading berth was seen
     clearly (``look_gsd_m``: the GSD of each of those looks, for the recall at it; default
-    3 m), ``start``-``end`` the period the scenes cover.
+    ``DEFAULT_LOOK_GSD_M``), ``start``-``end`` the period the scenes cover.
     """
     rng = np.random.default_rng(cfg.seed)
     recall = detector_recall(cfg)
@@ -144,7 +145,7 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
     for b in berths:
         times = clear_looks.get(b, [])
         looks = np.array([_days(t, start) for t in times])
-        gsd = np.asarray((look_gsd_m or {}).get(b, [3.0] * len(times)), float)
+        gsd = np.asarray((look_gsd_m or {}).get(b, [DEFAULT_LOOK_GSD_M] * len(times)), float)
         clear_set = set(times)
         mine = [k for k, e in enumerate(events) if e.berth == b]
         glimpsed = [k for k in mine if not any(s.time in clear_set for s in events[k].sightings)]

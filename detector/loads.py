@@ -18,7 +18,7 @@ import shapely
 
 from .atomic import write_text_atomic
 from .berths import Berth, along_m
-from .estimate import EstimateConfig, PeriodEstimate, detector_recall, estimate
+from .estimate import DEFAULT_LOOK_GSD_M, EstimateConfig, PeriodEstimate, detector_recall, estimate
 from .events import Look, Sighting, TrackConfig, Visit, load_events, track_visits
 from .recall import DetectorRecall
 from .outputs import format_table
@@ -26,7 +26,6 @@ from .records import write_csv
 
 EVENT_COLUMNS = ["visit_id", "berth", "hull_class", "length_m", "first_seen", "last_seen", "observations",
                  "barrels_low", "barrels_mid", "barrels_high", "dark", "floor_barrels", "scenes"]
-DEFAULT_LOOK_GSD_M = 3.0  # a look whose scene GSD is not recorded: PlanetScope's
 AIS_MARGIN = timedelta(hours=12)  # the stay reaches past the first and last image
 AIS_BUFFER_M = 50.0  # a position report this close to the berth counts as at the berth
 

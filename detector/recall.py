@@ -21,9 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from .evaluate import GSD_BINS_M
+from .events import TrackConfig
 from .georef import metres_per_degree
 
 META_KEY = "loading_recall"
+# A detection this close to a true hull is a sighting of it: the tracker's own along-berth tolerance.
+MATCH_DISTANCE_M = TrackConfig.along_tolerance_m
 
 
 @dataclass(frozen=True)
@@ -157,7 +160,7 @@ class _Counts:
 
 
 def berth_recall(truth: list[dict], detections: list[dict], looks: list[dict], loading_berths: set[str],
-                 min_clear_share: float, match_distance_m: float = 40.0, source: str = "") -> DetectorRecall:
+                 min_clear_share: float, match_distance_m: float = MATCH_DISTANCE_M, source: str = "") -> DetectorRecall:
     """Recall of the events step, measured from a run on scenes whose truth is known.
 
     ``truth``: the generator's ``truth.csv`` rows (scene, berth, vessel_type, lon, lat, gsd_m,

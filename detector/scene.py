@@ -135,6 +135,10 @@ class Scene:
         when, when_source = acquisition_time(self.path, ds.tags(), ds.tags(ns="IMAGERY"))
         self._bands = choice
         sample, valid = self._read_raw(Window(0, 0, ds.width, ds.height), _preview_shape(ds.width, ds.height))
+        # Kept for the cloud-shadow test (area_shares): where the scene is cloud-white, from the
+        # read the stretch needs anyway, so no berth reads the scene again to find its clouds.
+        self._preview_white = np.all(sample >= CLOUD_LEVEL.get(dtype, CLOUD_LEVEL["float32"]), axis=0) & valid
+        self._preview_cloud = None
         try:
             stretch = robust_stretch(sample, valid, stretch_percentiles)
         except ValueError:
@@ -290,7 +294,7 @@ class Scene:
         # Read a margin around the outline, so that a cloud's width is judged on more than the berth.
         pad = math.ceil(CLOUD_MIN_WIDTH_M / (self.info.gsd_m * step))
         data, valid = self._read_cells(col0 - pad * step, row0 - pad * step, cols + 2 * pad, rows + 2 * pad, step)
-        cloud = self._cloud_white(data, step)[pad: pad + rows, pad: pad + cols]
+        cloud = self._cloud_white(data, self.info.gsd_m * step)[pad: pad + rows, pad: pad + cols]
         valid = valid[pad: pad + rows, pad: pad + cols]
         transform = Affine(step, 0, col0, 0, step, row0)
         inside = geometry_mask([area_px], (rows, cols), transform, invert=True, all_touched=True)
@@ -299,20 +303,20 @@ class Scene:
         clear = valid & ~cloud
         if shadow is not None:
             ys, xs = np.nonzero(inside & clear)
-            shaded = self._cloud_towards_sun(col0 + (xs + 0.5) * step, row0 + (ys + 0.5) * step, shadow, max_px * 2)
+            shaded = self._cloud_towards_sun(col0 + (xs + 0.5) * step, row0 + (ys + 0.5) * step, shadow)
             clear[ys[shaded], xs[shaded]] = False
         n = inside.sum()
         return float((valid & inside).sum() / n), float((clear & inside).sum() / n)
 
-    def _cloud_white(self, data: np.ndarray, step: int) -> np.ndarray:
-        """Cloud-white cells of a read whose cells are ``step`` scene pixels: every band at or above
-        ``CLOUD_LEVEL``, in patches at least ``CLOUD_MIN_WIDTH_M`` across (white decks, tank roofs
-        and quays are bright too, but narrower)."""
+    def _cloud_white(self, data: np.ndarray, cell_m: float, white: np.ndarray | None = None) -> np.ndarray:
+        """Cloud-white cells of a read whose cells are ``cell_m`` ground metres (or of ``white``,
+        already tested): every band at or above ``CLOUD_LEVEL``, in patches at least
+        ``CLOUD_MIN_WIDTH_M`` across (white decks, tank roofs and quays are bright too, but narrower)."""
         from scipy.ndimage import maximum_filter, minimum_filter
 
-        level = CLOUD_LEVEL.get(self.info.dtype, CLOUD_LEVEL["float32"])
-        white = np.all(data >= level, axis=0)
-        k = int(CLOUD_MIN_WIDTH_M // (self.info.gsd_m * step))
+        if white is None:
+            white = np.all(data >= CLOUD_LEVEL.get(self.info.dtype, CLOUD_LEVEL["float32"]), axis=0)
+        k = int(CLOUD_MIN_WIDTH_M // cell_m)
         if k < 2 or not white.any():
             return white
         # A morphological opening by a k x k square, as separable min and max filters: a dense
@@ -337,31 +341,24 @@ class Scene:
             data[:, j0:j1, k0:k1], valid[j0:j1, k0:k1] = self._read_raw(window, (j1 - j0, k1 - k0))
         return data, valid
 
-    def _cloud_towards_sun(self, x_px: np.ndarray, y_px: np.ndarray, shadow: ShadowReach, max_px: int) -> np.ndarray:
-        """For scene pixels (``x_px``, ``y_px``): is a cloud-white pixel within ``shadow``'s reach towards the sun?"""
+    def _cloud_towards_sun(self, x_px: np.ndarray, y_px: np.ndarray, shadow: ShadowReach) -> np.ndarray:
+        """For scene pixels (``x_px``, ``y_px``): is a cloud-white patch of the scene within
+        ``shadow``'s reach towards the sun? Looked up in the scene's decimated read made at open."""
         if not len(x_px):
             return np.zeros(0, bool)
-        dx, dy = shadow.dx, shadow.dy  # the shadow's fall, scene pixels per pixel of distance
-        ends = [(x_px - d * dx, y_px - d * dy) for d in (shadow.near_px, shadow.far_px)]
-        c0 = math.floor(min(e[0].min() for e in ends))
-        r0 = math.floor(min(e[1].min() for e in ends))
-        c1 = math.ceil(max(e[0].max() for e in ends)) + 1
-        r1 = math.ceil(max(e[1].max() for e in ends)) + 1
-        c0, r0 = max(c0, 0), max(r0, 0)
-        c1, r1 = min(c1, self.info.width), min(r1, self.info.height)
-        if c1 <= c0 or r1 <= r0:
-            return np.zeros(len(x_px), bool)  # every cloud that could shade these lies beyond the edge
-        step = max(1, math.ceil(max(c1 - c0, r1 - r0) / max_px))
-        cols, rows = math.ceil((c1 - c0) / step), math.ceil((r1 - r0) / step)
-        data, valid = self._read_cells(c0, r0, cols, rows, step)
-        cloud = self._cloud_white(data, step) & valid
+        if self._preview_cloud is None:
+            cell_m = self.info.gsd_m * self.info.width / self._preview_white.shape[1]
+            self._preview_cloud = self._cloud_white(None, cell_m, self._preview_white)
+        cloud = self._preview_cloud
+        rows, cols = cloud.shape
         if not cloud.any():
             return np.zeros(len(x_px), bool)
+        sx, sy = self.info.width / cols, self.info.height / rows  # scene pixels per cell
         out = np.zeros(len(x_px), bool)
-        n_steps = int(min(256, max(2, math.ceil((shadow.far_px - shadow.near_px) / step) + 1)))
+        n_steps = int(min(256, max(2, math.ceil((shadow.far_px - shadow.near_px) / max(sx, sy)) + 1)))
         for d in np.linspace(shadow.near_px, shadow.far_px, n_steps):
-            cx = np.floor((x_px - d * dx - c0) / step).astype(int)
-            cy = np.floor((y_px - d * dy - r0) / step).astype(int)
+            cx = np.floor((x_px - d * shadow.dx) / sx).astype(int)
+            cy = np.floor((y_px - d * shadow.dy) / sy).astype(int)
             ok = (cx >= 0) & (cx < cols) & (cy >= 0) & (cy < rows)
             out[ok] |= cloud[cy[ok], cx[ok]]
         return out
