@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -52,6 +53,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", default=ModelConfig.backbone,
                    help="trunk of a model from scratch: a torchvision ResNet (add _gn for GroupNorm), mobilenet_v3_* or regnet_*")
     p.add_argument("--fpn-channels", type=int, default=ModelConfig.fpn_channels, help="width of the FPN and head of a model from scratch")
+    p.add_argument("--work-gsd-max", type=float, default=None, metavar="M",
+                   help="coarsest working GSD in metres, a part of the model's config: coarser scenes are "
+                        f"interpolated up to it (default: the --init model's, else {ModelConfig.work_gsd_max_m})")
     p.add_argument("--epochs", type=int, default=TrainConfig.epochs)
     p.add_argument("--draws-per-epoch", type=int, default=TrainConfig.draws_per_epoch, help="tiles per epoch")
     p.add_argument("--batch-size", type=int, default=TrainConfig.batch_size, help="tiles per step over all processes")
@@ -145,6 +149,12 @@ def main(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.work_gsd_max is not None and args.resume is None:
+        if args.work_gsd_max < model_cfg.work_gsd_min_m:
+            print(f"error: --work-gsd-max {args.work_gsd_max} m is finer than the model's finest working GSD "
+                  f"({model_cfg.work_gsd_min_m} m)", file=sys.stderr)
+            return 2
+        model_cfg = replace(model_cfg, work_gsd_max_m=args.work_gsd_max)
     dataset = TileDataset(scenes, model_cfg, cfg.tile_px)
     meta = {"data": args.data, "command": " ".join(sys.argv), "init": str(args.init) if args.init else None,
             "scenes": len(scenes), "vessels": int(sum(len(s) for s in scenes)), "torch": str(torch.__version__)}
