@@ -16,10 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from detector.berths import DEFAULT_BERTHS
-from detector.loads import AisError
-from detector.model import ModelError
-from detector.pipeline import DEFAULT_MODEL, DEFAULT_SCENES, InferConfig, InputError, run
+from detector.events.loads import AisError
+from detector.infer.pipeline import DEFAULT_MODEL, DEFAULT_SCENES, InferConfig, InputError, run
+from detector.io.berths import DEFAULT_BERTHS
+from detector.model.network import ModelError
 
 
 def _bands(text: str) -> tuple[int, ...]:
@@ -104,7 +104,7 @@ def config_from_args(args: argparse.Namespace) -> InferConfig:
     if not 0.0 < args.dwell_days[0] <= args.dwell_days[1]:
         raise InputError(f"--dwell-days must be 0 < MIN <= MAX, got {args.dwell_days}")
     if args.product is not None:
-        from detector.volumes import barrels_per_tonne
+        from detector.events.volumes import barrels_per_tonne
 
         try:
             barrels_per_tonne(args.product)

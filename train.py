@@ -19,11 +19,11 @@ from pathlib import Path
 
 import torch
 
-from detector.atomic import write_text_atomic
-from detector.engine import TrainConfig, evaluate_model, init_distributed, train
-from detector.model import ModelConfig, ModelError, load_model, read_checkpoint, save_checkpoint
-from detector.predict import PredictConfig
-from detector.sources import parse, select_groups, select_holdout
+from detector.infer.predict import PredictConfig
+from detector.io.atomic import write_text_atomic
+from detector.model.network import ModelConfig, ModelError, load_model, read_checkpoint, save_checkpoint
+from detector.train.engine import TrainConfig, evaluate_model, init_distributed, train
+from detector.train.sources import parse, select_groups, select_holdout
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "vostochny_default.pt"
 
@@ -78,8 +78,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def write_figures(out_dir: Path, scenes, results, score_threshold: float, max_px: int = 2048) -> None:
     """One PNG per evaluated scene with its truth and detections (see ``detector.report``)."""
-    from detector.report import detections_picture
-    from detector.scene import Scene, write_png
+    from detector.infer.report import detections_picture
+    from detector.io.scene import Scene, write_png
 
     for ls, r in zip(scenes, results):
         with Scene(ls.path, gsd_m=ls.gsd_m) as scene:
@@ -91,7 +91,7 @@ def write_figures(out_dir: Path, scenes, results, score_threshold: float, max_px
 
 
 def _loss_weights(items: list[str]) -> dict:
-    from detector.targets import LOSS_WEIGHTS
+    from detector.model.targets import LOSS_WEIGHTS
 
     out = {}
     for item in items:
@@ -127,7 +127,7 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, OSError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    from detector.datasets import TileDataset, mixture_weights
+    from detector.train.datasets import TileDataset, mixture_weights
 
     for src in sources:
         src.scenes = select_holdout(select_groups(src.scenes, args.groups, args.exclude_groups), args.holdout_share, held_out=False)

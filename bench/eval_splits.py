@@ -11,7 +11,7 @@ Splits (data from ``../shared/data``; a split whose data is absent is skipped):
 
 Prints one row per checkpoint and split, and writes them all as JSON with ``--json``.
 
-``--store-recall OUT.pt`` also measures the recall ``infer.py --events`` needs (``detector/recall.py``):
+``--store-recall OUT.pt`` also measures the recall ``infer.py --events`` needs (``detector/train/berth_recall.py``):
 two seasons of clips around the oil berth (seeds ``bench/seasons.CALIBRATION_SEEDS``, busier
 than usual so that many hulls are seen) run through the pipeline; in each look the clear-look
 rule calls clear, each true tanker at the berth is found or not. The counts by GSD band go into a
@@ -37,13 +37,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from detector.atomic import write_text_atomic  # noqa: E402
-from detector.engine import evaluate_model  # noqa: E402
-from detector.evaluate import summarise  # noqa: E402
-from detector.labels import read_coco, read_truth_dir  # noqa: E402
-from detector.model import load_model  # noqa: E402
-from detector.predict import PredictConfig  # noqa: E402
-from detector.sources import select_groups, select_holdout  # noqa: E402
+from detector.infer.predict import PredictConfig  # noqa: E402
+from detector.io.atomic import write_text_atomic  # noqa: E402
+from detector.model.network import load_model  # noqa: E402
+from detector.train.engine import evaluate_model  # noqa: E402
+from detector.train.evaluate import summarise  # noqa: E402
+from detector.train.labels import read_coco, read_truth_dir  # noqa: E402
+from detector.train.sources import select_groups, select_holdout  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 HELD_OUT_PORTS = ["cartagena", "klang", "valencia"]
@@ -73,8 +73,8 @@ def measure_recall(model: Path, out: Path, cache_dir: Path, threads: int, amp: b
 
     import seasons
 
-    from detector.pipeline import InferConfig
-    from detector.recall import MATCH_DISTANCE_M, berth_recall, store_recall
+    from detector.infer.pipeline import InferConfig
+    from detector.train.berth_recall import MATCH_DISTANCE_M, berth_recall, store_recall
 
     start, end = datetime(2024, 5, 1, tzinfo=timezone.utc), datetime(2024, 7, 30, tzinfo=timezone.utc)
     truth, dets, looks = [], [], []

@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import seasons  # noqa: E402
 from events_validation import correct  # noqa: E402
 
-from detector.model import read_checkpoint  # noqa: E402
-from detector.recall import recall_of  # noqa: E402
+from detector.events.recall import recall_of  # noqa: E402
+from detector.model.network import read_checkpoint  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -26,8 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from detector.estimate import EstimateConfig, estimate  # noqa: E402
-from detector.events import Look, Sighting, TrackConfig, load_events, track_visits  # noqa: E402
+from detector.events.estimate import EstimateConfig, estimate  # noqa: E402
+from detector.events.tracks import Look, Sighting, TrackConfig, load_events, track_visits  # noqa: E402
 from detector.synth.series import series_specs, simulate_visits  # noqa: E402
 
 START = datetime(2024, 3, 7, tzinfo=timezone.utc)

@@ -36,8 +36,8 @@ WIDTH_PX, HEIGHT_PX, GSD_M = 8000, 6000, 0.5
 
 def render_scene(tif: Path, truth: Path, seed: int, gsd_m: float, width_px: int, height_px: int, sensor: str) -> tuple[Path, Path]:
     """A clear synthetic Vostochny scene and its truth (vessels wholly inside), rendered once and kept."""
-    from detector.records import TRUTH_COLUMNS, write_csv
-    from detector.scene import write_geotiff
+    from detector.io.records import TRUTH_COLUMNS, write_csv
+    from detector.io.scene import write_geotiff
     from detector.synth.compose import random_spec, render
     from detector.synth.sensor import Weather
 
@@ -62,7 +62,7 @@ def make_scene(work: Path) -> tuple[Path, Path]:
 
 def read_detections(csv_path: Path) -> tuple[np.ndarray, np.ndarray]:
     """Our ``detections.csv`` as (n, 8) polygon corners in scene pixels and (n,) scores."""
-    from detector.records import POLYGON_COLUMNS, read_csv
+    from detector.io.records import POLYGON_COLUMNS, read_csv
 
     dets = read_csv(csv_path)
     corners = np.array([[float(d[c]) for c in POLYGON_COLUMNS] for d in dets], np.float64).reshape(-1, 8)
@@ -72,7 +72,7 @@ def read_detections(csv_path: Path) -> tuple[np.ndarray, np.ndarray]:
 def read_native(scene: Path) -> np.ndarray:
     """The whole scene as (rows, cols, 3) uint8 RGB at its native GSD, with the same reader and
     stretch as ours: what a peer that takes a whole image is given."""
-    from detector.scene import Scene
+    from detector.io.scene import Scene
 
     with Scene(scene) as s:
         rgb, _ = s.read_box((0, 0, s.info.width, s.info.height), (s.info.height, s.info.width))
@@ -110,8 +110,8 @@ def sahi_once(scene: Path, out_json: Path, threads: int) -> None:
 
 def score(truth_csv: Path, corners: np.ndarray, scores: np.ndarray, gsd_m: float = GSD_M) -> dict:
     """Oriented AP50, recall and length MAE against the truth (cloud-hidden truth ignored)."""
-    from detector.evaluate import SceneResult, evaluate
-    from detector.records import POLYGON_COLUMNS, read_csv
+    from detector.io.records import POLYGON_COLUMNS, read_csv
+    from detector.train.evaluate import SceneResult, evaluate
 
     rows = read_csv(truth_csv)
     true = np.array([[float(r[c]) for c in POLYGON_COLUMNS] for r in rows]).reshape(-1, 4, 2)

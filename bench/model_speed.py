@@ -19,8 +19,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detector.model import ModelConfig, build, decode, fuse_for_inference, load_model  # noqa: E402
-from detector.precision import autocast, cpu_has_native_bf16, describe  # noqa: E402
+from detector.model.network import ModelConfig, build, decode, fuse_for_inference, load_model  # noqa: E402
+from detector.model.precision import autocast, cpu_has_native_bf16, describe  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:

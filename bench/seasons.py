@@ -13,7 +13,7 @@ import csv
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from detector.pipeline import InferConfig, run
+from detector.infer.pipeline import InferConfig, run
 from detector.synth.cli import write_series
 
 SENSORS = ("planetscope", "skysat", "sentinel2")

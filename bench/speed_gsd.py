@@ -133,7 +133,7 @@ def tiles_table(args) -> tuple[list[str], dict]:
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
     from ultralytics import YOLO
 
-    from detector.model import decode, fuse_for_inference, load_model
+    from detector.model.network import decode, fuse_for_inference, load_model
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -185,7 +185,7 @@ def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int) -
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from detector.atomic import atomic_path
+    from detector.io.atomic import atomic_path
 
     colours = {"ours": "#c0392b", "sahi_yolo": "#2980b9", "sahi_frcnn": "#7f8c8d"}
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [2, 1]})

@@ -22,10 +22,10 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detector.engine import train_step  # noqa: E402
-from detector.model import ModelConfig, build  # noqa: E402
-from detector.precision import cpu_has_native_bf16  # noqa: E402
-from detector.targets import encode  # noqa: E402
+from detector.model.network import ModelConfig, build  # noqa: E402
+from detector.model.precision import cpu_has_native_bf16  # noqa: E402
+from detector.model.targets import encode  # noqa: E402
+from detector.train.engine import train_step  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -1,10 +1,10 @@
 """Our labelled scenes as an Ultralytics YOLO OBB dataset, at the same working GSD our model sees.
 
-Each scene is read whole through ``detector.scene`` at its working GSD (the native GSD clipped
+Each scene is read whole through ``detector.io.scene`` at its working GSD (the native GSD clipped
 to the model's 2-5 m), stretched the same way, and written as a PNG. Each vessel not hidden by
 cloud becomes ``0 x1 y1 ... x4 y4`` (one class, vessel; corners normalised to the image). The
 scale from scene pixels to image pixels is kept in ``scales.json`` so predictions can be mapped
-back and scored with ``detector.evaluate``.
+back and scored with ``detector.train.evaluate``.
 
     python bench/yolo_data.py truth:outputs/cache/synth-s1000-n2000 --out outputs/bench/yolo/train
 """
@@ -21,9 +21,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from detector.model import ModelConfig  # noqa: E402
-from detector.scene import Scene, write_png  # noqa: E402
-from detector.sources import parse  # noqa: E402
+from detector.io.scene import Scene, write_png  # noqa: E402
+from detector.model.network import ModelConfig  # noqa: E402
+from detector.train.sources import parse  # noqa: E402
 
 
 def convert(specs: list[str], out: Path, max_px: int = 1024) -> int:

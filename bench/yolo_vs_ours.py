@@ -89,12 +89,12 @@ def score(name: str) -> None:
     """Oriented AP50 and length MAE of both models on the held-out synthetic scenes and sen2ships."""
     import torch
 
-    from detector.engine import evaluate_model
-    from detector.evaluate import SceneResult, evaluate
-    from detector.model import load_model
-    from detector.predict import PredictConfig
-    from detector.scene import Scene
-    from detector.sources import parse
+    from detector.infer.predict import PredictConfig
+    from detector.io.scene import Scene
+    from detector.model.network import load_model
+    from detector.train.engine import evaluate_model
+    from detector.train.evaluate import SceneResult, evaluate
+    from detector.train.sources import parse
 
     torch.set_num_threads(2)
     sets = {

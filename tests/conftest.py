@@ -12,7 +12,7 @@ import pytest
 from affine import Affine
 from rasterio.crs import CRS
 
-from detector.scene import write_geotiff
+from detector.io.scene import write_geotiff
 
 SEN2SHIPS = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "sen2ships"
 
@@ -90,7 +90,7 @@ def clear_port(tmp_path_factory):
     Clear on purpose: a tiny run must be able to learn every hull here, whatever CPU trains it
     (the detector's skill under cloud and at 4 px beams is measured by the model card, not here).
     """
-    from detector.records import TRUTH_COLUMNS, write_csv
+    from detector.io.records import TRUTH_COLUMNS, write_csv
     from detector.synth.cli import write_scene
     from detector.synth.compose import random_spec, render
     from detector.synth.layout import write_berths
@@ -123,10 +123,10 @@ TINY_RUN = dict(epochs=12, draws_per_epoch=240, batch_size=8, lr=3e-3, tile_px=1
 def tiny_model(clear_port):
     """A detector trained from scratch on ``clear_port`` (seeded, at the session's thread count):
     the path of its checkpoint and the per-epoch losses from its metrics.csv."""
-    from detector.datasets import AugmentConfig, TileDataset, mixture_weights
-    from detector.engine import TrainConfig, train
-    from detector.labels import read_truth_dir
-    from detector.model import ModelConfig
+    from detector.model.network import ModelConfig
+    from detector.train.datasets import AugmentConfig, TileDataset, mixture_weights
+    from detector.train.engine import TrainConfig, train
+    from detector.train.labels import read_truth_dir
 
     labelled = read_truth_dir(clear_port["scenes"])
     cfg = TrainConfig(**TINY_RUN)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from detector.atomic import atomic_path, write_text_atomic
+from detector.io.atomic import atomic_path, write_text_atomic
 
 
 def test_failed_write_keeps_the_old_file_and_leaves_no_debris(tmp_path):

@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from detector.errors import SceneError
-from detector.scene import Scene, write_png
+from detector.io.errors import SceneError
+from detector.io.scene import Scene, write_png
 
 
 def expect_error(path, match, **kwargs):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import shapely
 
-from detector.berths import BerthError, assign, load_berths, place, search_area_px
-from detector.scene import Scene
+from detector.io.berths import BerthError, assign, load_berths, place, search_area_px
+from detector.io.scene import Scene
 
 from .conftest import VOSTOCHNY_LAT, VOSTOCHNY_LON
 
@@ -46,7 +46,7 @@ def test_load_place_and_assign_on_a_georeferenced_scene(tmp_path, make_geotiff):
 
 
 def test_overlapping_berths_give_the_vessel_to_the_first_listed():
-    from detector.berths import Berth, PlacedBerth
+    from detector.io.berths import Berth, PlacedBerth
 
     a = PlacedBerth(Berth("a", "", None, shapely.box(0, 0, 1, 1)), shapely.box(0, 0, 10, 10))
     b = PlacedBerth(Berth("b", "", None, shapely.box(0, 0, 1, 1)), shapely.box(5, 5, 15, 15))

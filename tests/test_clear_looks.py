@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from detector.batch import berth_shares
-from detector.berths import load_berths, place
-from detector.scene import Scene
+from detector.infer.batch import berth_shares
+from detector.io.berths import load_berths, place
+from detector.io.scene import Scene
 from detector.synth import sensor as synth_sensor
 from detector.synth.cli import write_scene
 from detector.synth.compose import render

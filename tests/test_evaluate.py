@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from detector.evaluate import IOU_THRESHOLDS, SceneResult, average_precision, summarise
-from detector.geometry import obb_to_corners
+from detector.model.geometry import obb_to_corners
+from detector.train.evaluate import IOU_THRESHOLDS, SceneResult, average_precision, summarise
 
 
 def _aabb_corners(xywh):
@@ -103,7 +103,7 @@ def test_false_positive_and_miss_lower_ap_and_counts():
 
 
 def test_size_range_ignores_short_truth_and_drops_short_detections():
-    from detector.evaluate import evaluate
+    from detector.train.evaluate import evaluate
 
     true = np.array([[50, 50, 40, 8, 0.0], [150, 80, 10, 3, 0.0]])  # 80 m and 20 m at 2 m/px
     pred = np.array([[50, 50, 40, 8, 0.0], [250, 250, 12, 3, 0.0]])  # the big one, and a short false one

@@ -7,9 +7,9 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from detector.estimate import EstimateConfig, detection_probability, estimate
-from detector.events import Look, Sighting, load_events, track_visits
-from detector.volumes import classes_for_range, dwt_for_length, volume
+from detector.events.estimate import EstimateConfig, detection_probability, estimate
+from detector.events.tracks import Look, Sighting, load_events, track_visits
+from detector.events.volumes import classes_for_range, dwt_for_length, volume
 
 T0 = datetime(2024, 3, 7, 2, 0, tzinfo=timezone.utc)
 KINDS = {"oil_berth": "oil", "crude_jetty": "crude"}
@@ -112,14 +112,14 @@ def test_with_every_day_seen_the_corrected_total_is_the_observed_one():
 def _berth():
     import shapely
 
-    from detector.berths import Berth
+    from detector.io.berths import Berth
 
     # A berth about 150 m long (east-west) and 40 m wide at Vostochny.
     return Berth("oil_berth", "oil", 130.0, shapely.box(133.0700, 42.7300, 133.0718, 42.73036))
 
 
 def test_position_along_a_berth_is_in_ground_metres():
-    from detector.berths import along_m
+    from detector.io.berths import along_m
 
     b = _berth()
     ends = along_m(b, np.array([133.0700, 133.0718]), np.array([42.73018, 42.73018]))
@@ -127,7 +127,7 @@ def test_position_along_a_berth_is_in_ground_metres():
 
 
 def test_ais_marks_events_with_no_report_at_the_berth_as_dark(tmp_path):
-    from detector.loads import AisError, dark_flags, read_ais
+    from detector.events.loads import AisError, dark_flags, read_ais
 
     b = _berth()
     visits = track_visits([look(0), look(1), look(5), look(6)], [hull(0), hull(5)], KINDS)

@@ -7,8 +7,14 @@ import math
 import numpy as np
 import pytest
 
-from detector.geometry import (
-    corners_to_obb, iou_matrix, long_axis_first, mask_to_corners, min_area_corners, obb_to_corners, rotated_nms,
+from detector.model.geometry import (
+    corners_to_obb,
+    iou_matrix,
+    long_axis_first,
+    mask_to_corners,
+    min_area_corners,
+    obb_to_corners,
+    rotated_nms,
 )
 
 ANGLES_DEG = [0.0, 0.01, 89.99, 90.0, 90.01, 179.99, 180.0, -179.99, -90.0, 45.0, 271.0]

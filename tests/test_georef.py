@@ -7,8 +7,8 @@ import pytest
 import shapely
 from rasterio.warp import transform as warp_transform
 
-from detector.georef import metres_per_degree
-from detector.scene import Scene
+from detector.io.georef import metres_per_degree
+from detector.io.scene import Scene
 
 from .conftest import VOSTOCHNY_LAT, VOSTOCHNY_LON
 

@@ -21,11 +21,11 @@ import shapely
 from shapely.geometry import shape
 
 import infer
-from detector.events import TrackConfig
-from detector.loads import EVENT_COLUMNS
-from detector.outputs import COUNT_COLUMNS, OUTPUT_COLUMNS
-from detector.records import DETECTION_COLUMNS, read_csv
-from detector.scene import write_png
+from detector.events.loads import EVENT_COLUMNS
+from detector.events.tracks import TrackConfig
+from detector.infer.outputs import COUNT_COLUMNS, OUTPUT_COLUMNS
+from detector.io.records import DETECTION_COLUMNS, read_csv
+from detector.io.scene import write_png
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_FILES = ("detections.csv", "counts.csv", "detections.geojson")
@@ -55,8 +55,8 @@ def single_run(port):
 
 def _share_inside(port) -> dict[tuple[str, str], float]:
     """Per (scene, berth): the share of the berth's outline that lies inside the scene."""
-    from detector.berths import load_berths, place
-    from detector.scene import Scene
+    from detector.io.berths import load_berths, place
+    from detector.io.scene import Scene
 
     out = {}
     for path in sorted(Path(port["scenes"]).glob("*.tif")):
@@ -201,7 +201,7 @@ def test_two_process_torchrun_equals_one_process(port, tmp_path):
 
 def test_an_image_without_crs_needs_gsd_and_is_searched_whole(port, tmp_path):
     tif = sorted(port["scenes"].glob("*.tif"))[0]
-    from detector.scene import Scene
+    from detector.io.scene import Scene
 
     with Scene(tif) as scene:
         rgb, _ = scene.read_box((0, 0, scene.info.width, scene.info.height), (scene.info.height, scene.info.width))
@@ -240,8 +240,9 @@ def test_bad_options_stop_before_anything_runs(port, tmp_path, capsys):
 def test_a_model_whose_metadata_alone_changed_reuses_the_scenes_new_weights_redo_them(port, tmp_path):
     import torch
 
-    from detector.model import read_checkpoint
-    from detector.recall import DetectorRecall, RecallBand, store_recall
+    from detector.events.recall import DetectorRecall, RecallBand
+    from detector.model.network import read_checkpoint
+    from detector.train.berth_recall import store_recall
 
     out = tmp_path / "o"
     assert _infer([str(port["scenes"]), "--out", str(out), *_args(port, "--no-events")]) == 0

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from detector.datasets import AugmentConfig, DrawSampler, TileDataset, mixture_weights
-from detector.geometry import corners_to_obb
-from detector.labels import LabelError, read_coco, read_dota, read_truth_dir
-from detector.model import ModelConfig
-from detector.sources import parse, select_groups
+from detector.model.geometry import corners_to_obb
+from detector.model.network import ModelConfig
+from detector.train.datasets import AugmentConfig, DrawSampler, TileDataset, mixture_weights
+from detector.train.labels import LabelError, read_coco, read_dota, read_truth_dir
+from detector.train.sources import parse, select_groups
 
 from .conftest import SEN2SHIPS
 
@@ -124,7 +124,7 @@ def test_augmentation_moves_the_bow_with_the_image():
 
 
 def test_many_scenes_keep_few_files_open(monkeypatch):
-    import detector.datasets as datasets
+    import detector.train.datasets as datasets
 
     monkeypatch.setattr(datasets, "MAX_OPEN_FILES", 3)
     scenes = read_truth_dir("scenes")

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from detector import precision
-from detector.geometry import iou_matrix
-from detector.labels import read_truth_dir
-from detector.model import load_model
-from detector.predict import PredictConfig, predict_scene
-from detector.scene import Scene
+from detector.infer.predict import PredictConfig, predict_scene
+from detector.io.scene import Scene
+from detector.model import precision
+from detector.model.geometry import iou_matrix
+from detector.model.network import load_model
+from detector.train.labels import read_truth_dir
 
 
 def test_float32_is_the_fallback_and_bf16_needs_native_support(monkeypatch):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from detector.model import TileDetections
-from detector.predict import tile_to_scene
-from detector.tiles import Tile
+from detector.infer.predict import tile_to_scene
+from detector.io.tiles import Tile
+from detector.model.network import TileDetections
 
 
 def _dets(obb):

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import torch
 
-from detector.datasets import AugmentConfig, TileDataset, mixture_weights
-from detector.evaluate import SceneResult, summarise
-from detector.geometry import corners_to_obb, obb_to_corners
-from detector.labels import LabelError, read_coco
-from detector.model import ModelConfig
-from detector.sources import in_holdout, select_holdout
-from detector.targets import detection_loss, encode, envelope_px
+from detector.model.geometry import corners_to_obb, obb_to_corners
+from detector.model.network import ModelConfig
+from detector.model.targets import detection_loss, encode, envelope_px
+from detector.train.datasets import AugmentConfig, TileDataset, mixture_weights
+from detector.train.evaluate import SceneResult, summarise
+from detector.train.labels import LabelError, read_coco
+from detector.train.sources import in_holdout, select_holdout
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 KEYPOINT_CATEGORY = {"id": 1, "name": "vessel", "keypoints": ["bow", "stern"], "skeleton": [[1, 2]]}
@@ -68,7 +68,7 @@ def test_box_only_images_take_their_gsd_from_the_range_and_bad_ranges_are_errors
 
 
 def test_holdout_splits_whole_sources_stably_in_about_the_share(tmp_path):
-    from detector.labels import LabelledScene
+    from detector.train.labels import LabelledScene
 
     def scene(name, source):
         return LabelledScene(Path(f"{name}.jpg"), np.zeros((0, 4, 2)), np.zeros(0, bool), np.zeros(0, int),
@@ -163,9 +163,9 @@ def _harbours(count: int):
 
 
 def test_tiny_seeded_run_on_real_harbour_images_learns_them(tmp_path):
-    from detector.engine import TrainConfig, evaluate_model, train
-    from detector.model import build, load_model
-    from detector.predict import PredictConfig
+    from detector.infer.predict import PredictConfig
+    from detector.model.network import build, load_model
+    from detector.train.engine import TrainConfig, evaluate_model, train
 
     scenes = _harbours(3)
     cfg = TrainConfig(epochs=6, draws_per_epoch=240, batch_size=8, lr=3e-3, tile_px=128, workers=0, seed=3)

@@ -8,11 +8,12 @@ from datetime import datetime, timedelta, timezone
 import numpy as np
 import pytest
 
-from detector.estimate import EstimateConfig, detection_probability, estimate
-from detector.events import Sighting, TrackConfig, Visit
-from detector.model import ModelConfig, build, load_model, save_checkpoint
-from detector.pipeline import InferConfig, loads_config
-from detector.recall import DetectorRecall, RecallBand, berth_recall, recall_of, store_recall
+from detector.events.estimate import EstimateConfig, detection_probability, estimate
+from detector.events.recall import DetectorRecall, RecallBand, recall_of
+from detector.events.tracks import Sighting, TrackConfig, Visit
+from detector.infer.pipeline import InferConfig, loads_config
+from detector.model.network import ModelConfig, build, load_model, save_checkpoint
+from detector.train.berth_recall import berth_recall, store_recall
 
 T0 = datetime(2024, 5, 1, tzinfo=timezone.utc)
 DAYS = 120
@@ -152,8 +153,8 @@ def test_a_hull_seen_only_at_10_m_loads_like_those_seen_sharper():
 
 
 def test_true_lengths_undo_what_noise_does_to_barrels_through_the_fourth_power():
-    from detector.estimate import true_lengths
-    from detector.volumes import dwt_for_length
+    from detector.events.estimate import true_lengths
+    from detector.events.volumes import dwt_for_length
 
     rng = np.random.default_rng(5)
     raw_err, shrunk_err = [], []
@@ -173,7 +174,7 @@ def test_true_lengths_undo_what_noise_does_to_barrels_through_the_fourth_power()
 
 
 def test_a_noisy_detector_s_lengths_of_one_hull_stay_one_visit():
-    from detector.events import Look, track_visits
+    from detector.events.tracks import Look, track_visits
 
     t = T0
     looks = [Look("a", t, "oil_berth", True, 3.0), Look("b", t + timedelta(days=1), "oil_berth", True, 3.0)]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from detector.geometry import obb_to_corners
-from detector.report import BOW_RGB, TANKER_RGB, TRUTH_RGB, detections_picture
+from detector.infer.report import BOW_RGB, TANKER_RGB, TRUTH_RGB, detections_picture
+from detector.model.geometry import obb_to_corners
 
 
 def test_outlines_follow_the_boxes():

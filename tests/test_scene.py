@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from rasterio.windows import Window
 
-from detector.scene import PREVIEW_PX, Scene, write_png
+from detector.io.scene import PREVIEW_PX, Scene, write_png
 
 
 def test_metadata_is_reported(make_geotiff):

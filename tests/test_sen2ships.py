@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from detector.scene import Scene
+from detector.io.scene import Scene
 
 MEDITERRANEAN = ["algiers", "genoa", "marseille", "valencia"]
 

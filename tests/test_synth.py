@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 import shapely
 
-from detector.records import TRUTH_COLUMNS, read_csv
-from detector.scene import Scene
+from detector.io.records import TRUTH_COLUMNS, read_csv
+from detector.io.scene import Scene
 from detector.synth.compose import random_spec, render
 from detector.synth.ground import Grid, Sun
 from detector.synth.layout import BERTHS, REF_LAT, REF_LON, berth
 from detector.synth.sensor import Weather
-from detector.synth.series import simulate_visits, series_specs
+from detector.synth.series import series_specs, simulate_visits
 from detector.synth.vessels import Vessel, at_berth
 
 
@@ -167,7 +167,7 @@ def test_moored_hull_lies_in_its_berth_outline():
 
 
 def test_a_series_around_a_berth_is_clips_centred_on_it(tmp_path):
-    from detector.berths import load_berths
+    from detector.io.berths import load_berths
     from detector.synth.cli import clip_size_px, get_args_parser, main
 
     argv = ["--out", str(tmp_path), "--seed", "4", "--series", "2024-04-01", "2024-04-04", "--sensor", "planetscope,skysat",

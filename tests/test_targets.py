@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from detector.geometry import iou_matrix, obb_to_corners, rotated_nms
-from detector.model import ModelConfig, build, decode
-from detector.targets import detection_loss, encode
+from detector.model.geometry import iou_matrix, obb_to_corners, rotated_nms
+from detector.model.network import ModelConfig, build, decode
+from detector.model.targets import detection_loss, encode
 
 STRIDE = 4
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import shapely
 
-from detector.errors import SceneError
-from detector.scene import Scene
-from detector.tiles import DEFAULT_OVERLAP_M, MAX_HULL_LENGTH_M, axis_windows, tile_grid
+from detector.io.errors import SceneError
+from detector.io.scene import Scene
+from detector.io.tiles import DEFAULT_OVERLAP_M, MAX_HULL_LENGTH_M, axis_windows, tile_grid
 
 
 def coverage(tiles, width, height):

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from detector.datasets import AugmentConfig, TileDataset, mixture_weights
-from detector.engine import TrainConfig, evaluate_model, train
-from detector.labels import read_truth_dir
-from detector.predict import PredictConfig
-from detector.model import ModelConfig, ModelError, build, load_model, read_checkpoint, save_checkpoint
+from detector.infer.predict import PredictConfig
+from detector.model.network import ModelConfig, ModelError, build, load_model, read_checkpoint, save_checkpoint
 from detector.synth.training import write_set
+from detector.train.datasets import AugmentConfig, TileDataset, mixture_weights
+from detector.train.engine import TrainConfig, evaluate_model, train
+from detector.train.labels import read_truth_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 TILE = 128

@@ -17,13 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ..records import TRUTH_COLUMNS, write_csv
-from ..scene import write_geotiff, write_png
+from ..io.records import TRUTH_COLUMNS, write_csv
+from ..io.scene import write_geotiff, write_png
 from .compose import SynthScene, random_spec, render
 from .layout import write_berths
 from .sensor import SENSORS
 from .series import VISIT_COLUMNS, berth_centre_m, parse_date, series_specs, simulate_visits, visit_rows
-
 
 CLIP_M = 1500.0  # side of a clip around a berth: the berth, its approaches and room for cloud shadows
 MAX_CLIP_PX = 1024  # SkySat's 0.5 m would need 3,000 px: its clips stay 512 m across
@@ -93,7 +92,7 @@ def write_series(out: Path, seed: int, start, end, sensors: list[str], *, around
     manifest matches the request is reused, a half-written one is redone."""
     import json
 
-    from ..atomic import write_text_atomic
+    from ..io.atomic import write_text_atomic
 
     request = {"seed": seed, "start": start.isoformat(), "end": end.isoformat(), "sensors": list(sensors),
                "around_berth": around_berth, "nk_visits": nk_visits, "version": 2}

@@ -10,11 +10,11 @@ import numpy as np
 import shapely
 from affine import Affine
 
-from ..georef import GeoRef, heading_deg
+from ..io.georef import GeoRef, heading_deg
 from .ground import Grid, Sun, render_ground
 from .layout import UTM53, PortMap, local_georef, port_map
 from .paint import draw_vessel
-from .sensor import SENSORS, NODATA, Sensor, Weather, apply_atmosphere, apply_optics, band_metadata, nodata_margin, to_digital
+from .sensor import NODATA, SENSORS, Sensor, Weather, apply_atmosphere, apply_optics, band_metadata, nodata_margin, to_digital
 from .vessels import Vessel, fill_berth, free_vessel, overlaps_any
 
 

@@ -19,7 +19,7 @@ from affine import Affine
 from rasterio.crs import CRS
 from shapely.geometry import LineString, Polygon, box
 
-from ..georef import GeoRef
+from ..io.georef import GeoRef
 from .noise import hash01
 
 # Vostochny port, Vrangel Bay (DESIGN.md section 5).
@@ -189,6 +189,6 @@ def berths_geojson(berths=BERTHS) -> dict:
 
 def write_berths(path) -> None:
     """Write :func:`berths_geojson` to ``path`` atomically."""
-    from ..atomic import write_text_atomic
+    from ..io.atomic import write_text_atomic
 
     write_text_atomic(path, json.dumps(berths_geojson(), indent=1) + "\n")

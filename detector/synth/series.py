@@ -13,9 +13,9 @@ from datetime import datetime, timedelta, timezone
 
 import numpy as np
 
+from ..io.sun import sun_position
 from .compose import SceneSpec, random_weather
 from .ground import Grid, Sun
-from ..sun import sun_position
 from .layout import REF_LAT, REF_LON, PortMap, berth, port_map
 from .sensor import SENSORS
 from .vessels import Vessel, free_vessel, overlaps_any, sample_dimensions
@@ -145,7 +145,7 @@ def acquisition_times(start: datetime, end: datetime, sensor: str, seed: int) ->
 
 
 def sun_at(t: datetime) -> Sun:
-    """The sun over the port at time ``t``, where it really stands (``detector.sun``), so that
+    """The sun over the port at time ``t``, where it really stands (``detector.io.sun``), so that
     shadows fall where the inference side's cloud-shadow test looks for them. Kept at least 15
     degrees up: a satellite pass at a lower sun is not simulated."""
     elevation, azimuth = sun_position(t, REF_LON, REF_LAT)
@@ -189,7 +189,7 @@ VISIT_COLUMNS = ["visit_id", "hull", "kind", "hull_class", "length_m", "beam_m",
 
 def visit_rows(visits: list[Visit]) -> list[dict]:
     """visits.csv rows, sorted by arrival."""
-    from ..hulls import class_for_length
+    from ..events.hulls import class_for_length
 
     return [
         {"visit_id": v.visit_id, "hull": v.hull, "kind": v.kind, "hull_class": class_for_length(v.length_m).name,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..atomic import write_text_atomic
-from ..records import TRUTH_COLUMNS, write_csv
+from ..io.atomic import write_text_atomic
+from ..io.records import TRUTH_COLUMNS, write_csv
 from .compose import random_spec, render
 from .sensor import SENSORS
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from ..hulls import by_name, class_for_length
+from ..events.hulls import by_name, class_for_length
 from .layout import Berth, PortMap
 
 KINDS = ("tanker", "bulk_carrier", "container_ship", "tug", "small_craft")

@@ -23,21 +23,21 @@ import shapely
 import torch
 from tqdm import tqdm
 
-from . import __version__
+from .. import __version__
+from ..events.estimate import EstimateConfig
+from ..events.loads import LoadsConfig, quote_table, run_loads
+from ..events.recall import DetectorRecall, recall_of
+from ..events.tracks import TrackConfig
+from ..io.berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
+from ..model.device import pick_device, torchrun_place
+from ..model.network import decode, fuse_for_inference, load_model
+from ..model.precision import amp_dtype, autocast, describe
 from .batch import PlanConfig, SceneHeader, SceneJob, tile_loader
-from .berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
-from .estimate import EstimateConfig
-from .events import TrackConfig
-from .recall import DetectorRecall, recall_of
-from .loads import LoadsConfig, quote_table, run_loads
 from .measure import geojson_feature, vessel_rows
-from .engine import pick_device, torchrun_place
-from .model import decode, fuse_for_inference, load_model
 from .outputs import aggregate, count_rows, is_output_path, part_path, read_part, table, write_part
-from .precision import amp_dtype, autocast, describe
 from .predict import EDGE_MARGIN_PX, SceneDetections, merge, tile_to_scene
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEFAULT_SCENES = REPO / "scenes"
 DEFAULT_MODEL = REPO / "models" / "vostochny_default.pt"
 SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".png", ".jpg", ".jpeg", ".vrt", ".img")
@@ -72,7 +72,7 @@ class InferConfig:
     threads: int | None = None
     gdal_cache_mb: int = 128  # GDAL's block cache per process (its default is 5 % of RAM)
     quiet: bool = False
-    events: bool = True  # visits, load events and barrels across the dated scenes (loads.py)
+    events: bool = True  # visits, load events and barrels across the dated scenes (events/loads.py)
     product: str | None = None  # cargo for barrels per tonne (default: the data file's, diesel)
     dwell_days: tuple[float, float] = (1.0, 2.0)
     detector_recall: float | None = None  # None: the recall the model's checkpoint carries
@@ -249,7 +249,7 @@ def run(cfg: InferConfig, log=print) -> int:
 
 def loads_config(cfg: InferConfig, model_meta: dict | None = None) -> LoadsConfig:
     """The events step's settings from the run's: the detector's recall is the user's
-    ``detector_recall`` when given, else what the model's checkpoint carries (``recall.py``),
+    ``detector_recall`` when given, else what the model's checkpoint carries (``events/recall.py``),
     else none is assumed lost (recall 1)."""
     carried = recall_of(model_meta or {}) or DetectorRecall()
     if cfg.detector_recall is not None:  # the user's recall; the measured length biases still apply
@@ -264,7 +264,7 @@ def loads_config(cfg: InferConfig, model_meta: dict | None = None) -> LoadsConfi
 
 def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path, model_meta: dict) -> str:
     """Run the events step; returns the text to print (the quotable table, or why there is none)."""
-    from .timeline import draw_timeline
+    from ..events.timeline import draw_timeline
 
     lcfg = loads_config(cfg, model_meta)
     result = run_loads(parts, berths, lcfg, out_dir)

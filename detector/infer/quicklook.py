@@ -13,14 +13,13 @@ import os
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never open a window (batch jobs have no display)
+import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Polygon as PolygonPatch  # noqa: E402
 
-import numpy as np  # noqa: E402
-
-from .atomic import atomic_path  # noqa: E402
-from .records import POLYGON_COLUMNS  # noqa: E402
+from ..io.atomic import atomic_path  # noqa: E402
+from ..io.records import POLYGON_COLUMNS  # noqa: E402
 
 TANKER = "#ff3c28"
 OTHER = "#28c8ff"

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torchvision.ops import box_iou
 
-from .geometry import corners_to_obb, iou_matrix
+from ..model.geometry import corners_to_obb, iou_matrix
 
 IOU_THRESHOLDS = np.round(np.arange(0.5, 0.96, 0.05), 2)
 RECALL_POINTS = np.linspace(0, 1, 101)

@@ -39,7 +39,7 @@ def parse(spec: str, cache_dir: Path, gsd_m: float | None = None, synth_options:
     except ValueError:
         raise ValueError(f"{spec}: weight {weight!r} is not a number") from None
     if kind == "synth":
-        from .synth.training import write_set
+        from ..synth.training import write_set
 
         parts = rest.split(":")
         try:

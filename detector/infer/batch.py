@@ -17,12 +17,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from .berths import Berth, PlacedBerth, place, search_area_px
-from .errors import SceneError
-from .georef import metres_per_degree
-from .scene import Scene, ShadowReach
-from .sun import shadow_direction, sun_position
-from .tiles import DEFAULT_OVERLAP_M, Tile
+from ..io.berths import Berth, PlacedBerth, place, search_area_px
+from ..io.errors import SceneError
+from ..io.georef import metres_per_degree
+from ..io.scene import Scene, ShadowReach
+from ..io.sun import shadow_direction, sun_position
+from ..io.tiles import DEFAULT_OVERLAP_M, Tile
 
 # Cloud bases from which shadows are looked for on a berth: low and middle clouds (Fmask sweeps
 # 0.2-12 km; higher clouds are thin cirrus that rarely hide a hull), and the farthest a shadow is

@@ -15,8 +15,8 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
-import shapely
 import rasterio
+import shapely
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import MaskFlags, Resampling
@@ -82,7 +82,7 @@ class SceneInfo:
         return math.sqrt(self.gsd_x_m * self.gsd_y_m)
 
     def to_dict(self) -> dict:
-        """A JSON-ready description (for run records and `detector.info --json`)."""
+        """A JSON-ready description (for run records and `python -m detector.info --json`)."""
         d = asdict(self)
         d["gsd_m"] = self.gsd_m
         d["datetime"] = self.datetime.isoformat() if self.datetime else None

@@ -271,7 +271,7 @@ def save_checkpoint(path: str | Path, model: nn.Module, cfg: ModelConfig, meta: 
     ``training_state`` (optimizer, scheduler, scaler state dicts, epoch, ...) must be made of
     tensors and plain Python values so it loads with ``weights_only=True``.
     """
-    from .atomic import atomic_path
+    from ..io.atomic import atomic_path
 
     module = model.module if hasattr(model, "module") else model
     payload = {"format": FORMAT, "config": asdict(cfg), "model": module.state_dict(), "meta": dict(meta), **training_state}

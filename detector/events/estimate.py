@@ -29,8 +29,8 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from .events import TrackConfig, Visit
 from .recall import DetectorRecall
+from .tracks import TrackConfig, Visit
 from .volumes import barrels_per_tonne, dwt_for_length, length_tolerance_m, load_factors
 
 UN_LOAD_BARRELS = (10_000.0, 30_000.0)  # UN Panel of Experts: one tanker load

@@ -18,7 +18,7 @@ from shapely.geometry import shape
 
 from .georef import GeoRef
 
-DEFAULT_BERTHS = Path(__file__).resolve().parents[1] / "scenes" / "vostochny_berths.geojson"
+DEFAULT_BERTHS = Path(__file__).resolve().parents[2] / "scenes" / "vostochny_berths.geojson"
 
 
 class BerthError(ValueError):

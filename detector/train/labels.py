@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from .geometry import corners_to_obb, long_axis_first, mask_to_corners, min_area_corners, obb_to_corners
-from .records import POLYGON_COLUMNS, read_csv
-from .targets import TYPE_UNKNOWN
+from ..io.records import POLYGON_COLUMNS, read_csv
+from ..model.geometry import corners_to_obb, long_axis_first, mask_to_corners, min_area_corners, obb_to_corners
+from ..model.targets import TYPE_UNKNOWN
 
 TYPE_CODES = {"tanker": 0, "other": 1}
 # Category names that say "a vessel" without saying which kind.

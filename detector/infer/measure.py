@@ -11,10 +11,10 @@ import math
 
 import numpy as np
 
-from .georef import GeoRef, heading_deg
-from .hulls import class_for_length
+from ..events.hulls import class_for_length
+from ..io.georef import GeoRef, heading_deg
+from ..io.records import POLYGON_COLUMNS
 from .predict import SceneDetections
-from .records import POLYGON_COLUMNS
 
 TANKER_THRESHOLD = 0.5  # p(tanker) at or above which a vessel is called a tanker
 

@@ -13,8 +13,9 @@ import json
 import os
 from pathlib import Path
 
-from .atomic import write_text_atomic
-from .records import DETECTION_COLUMNS, write_csv
+from ..io.atomic import write_text_atomic
+from ..io.records import DETECTION_COLUMNS, write_csv
+from ..io.tables import format_table
 
 PART_FORMAT = "vostochny-scene-result/1"
 EXTRA_COLUMNS = ["p_tanker", "bow_confidence", "work_gsd_m"]
@@ -102,18 +103,6 @@ def table(parts: list[dict]) -> str:
             lines.append((scene, date, c["berth"] or "(outside berths)", str(c["tankers"]), str(c["other_vessels"]),
                           c["hull_classes"]))
     return format_table(lines, last_free=True)
-
-
-def format_table(rows: list[tuple[str, ...]], last_free: bool = False) -> str:
-    """Rows of strings (the first is the header) as aligned text columns under a rule.
-
-    With ``last_free`` the last column is not padded (long free text, such as errors).
-    """
-    n = len(rows[0]) - (1 if last_free else 0)
-    widths = [max(len(r[i]) for r in rows) for i in range(n)]
-    text = ["  ".join([r[i].ljust(widths[i]) for i in range(n)] + list(r[n:])).rstrip() for r in rows]
-    text.insert(1, "-" * len(text[0]))
-    return "\n".join(text)
 
 
 def is_output_path(out_dir: Path, path: str | os.PathLike) -> bool:

@@ -16,13 +16,12 @@ from torch.utils.data import Dataset, Sampler
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from .geometry import corners_to_obb
+from ..io.scene import Scene
+from ..io.tiles import Tile
+from ..model.geometry import corners_to_obb
+from ..model.network import ModelConfig
+from ..model.targets import encode
 from .labels import LabelledScene
-from .model import ModelConfig
-from .scene import Scene
-from .targets import encode
-from .tiles import Tile
-
 
 MAX_OPEN_FILES = 64
 
@@ -47,7 +46,7 @@ class TileDataset(Dataset):
 
     Keys are ``(scene_index, seed, epoch, draw)`` tuples from :class:`DrawSampler`. Returns
     ``(image, targets)``: image (3, tile_px, tile_px) float in [0, 1], targets from
-    :func:`detector.targets.encode`.
+    :func:`detector.model.targets.encode`.
     """
 
     def __init__(self, scenes: list[LabelledScene], cfg: ModelConfig, tile_px: int = 256, augment: AugmentConfig = AugmentConfig()):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import math
-import os
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -18,11 +17,12 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader
 
-from .atomic import atomic_path
+from ..io.atomic import atomic_path
+from ..model.device import Distributed, pick_device, torchrun_place
+from ..model.network import ModelConfig, build, load_weights, read_checkpoint, save_checkpoint
+from ..model.precision import amp_dtype, autocast, describe
+from ..model.targets import detection_loss
 from .datasets import DrawSampler, TileDataset
-from .model import ModelConfig, build, load_weights, read_checkpoint, save_checkpoint
-from .precision import amp_dtype, autocast, describe
-from .targets import detection_loss
 
 LOG_TERMS = ("total", "heat", "offset", "size", "axis", "bow", "type", "envelope")
 
@@ -40,7 +40,7 @@ class TrainConfig:
     tile_px: int = 256
     workers: int = 1
     seed: int = 0
-    amp: bool = True  # mixed precision: float16 on CUDA, bfloat16 on CPUs with native bf16 (detector.precision)
+    amp: bool = True  # mixed precision: float16 on CUDA, bfloat16 on CPUs with native bf16 (detector.model.precision)
     channels_last: bool = True  # NHWC tensors: oneDNN's fast layout (bench/train_speed.py: 1.7x with bf16 on AMX)
     grad_clip: float = 10.0
     loss_weights: dict = field(default_factory=dict)  # overrides of targets.LOSS_WEIGHTS, e.g. {"type": 2.0}
@@ -49,41 +49,6 @@ class TrainConfig:
     def from_dict(cls, d: dict) -> "TrainConfig":
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in d.items() if k in names})
-
-
-@dataclass(frozen=True)
-class Distributed:
-    """This process's place in a torchrun job (rank 0 of 1 when run alone)."""
-
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def torchrun_place() -> Distributed:
-    """This process's place from torchrun's RANK / WORLD_SIZE / LOCAL_RANK (rank 0 of 1 when run alone)."""
-    return Distributed(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")),
-                       int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def pick_device(name: str, local_rank: int = 0) -> torch.device:
-    """The device for ``name`` ("auto", "cpu", "cuda", "cuda:N"); a bare "cuda" means cuda:LOCAL_RANK.
-
-    Raises ValueError when CUDA is asked for and there is none.
-    """
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(name)
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r} was asked for but no CUDA device is available")
-        dev = torch.device("cuda", local_rank if dev.index is None else dev.index)
-        torch.cuda.set_device(dev)
-    return dev
 
 
 def init_distributed(device: str) -> tuple[Distributed, torch.device]:
@@ -235,14 +200,14 @@ def _bar(total: int, desc: str, enabled: bool):
 @torch.no_grad()
 def evaluate_model(model: torch.nn.Module, model_cfg: ModelConfig, scenes, pcfg=None, device: str = "cpu",
                    progress: bool = True, min_length_m: float = 0.0) -> tuple[dict, list]:
-    """Predict every labelled scene whole and score it (``detector.evaluate``).
+    """Predict every labelled scene whole and score it (``detector.train.evaluate``).
 
     Returns the report (all scenes and by native GSD) and the per-scene results. A scene's GSD
     for the breakdown is its native GSD when the labels say it, else the file's.
     """
+    from ..infer.predict import PredictConfig, predict_scene
+    from ..io.scene import Scene
     from .evaluate import SceneResult, evaluate
-    from .predict import PredictConfig, predict_scene
-    from .scene import Scene
 
     pcfg = pcfg or PredictConfig()
     model.eval()

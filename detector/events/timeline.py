@@ -13,7 +13,7 @@ import matplotlib.dates as mdates  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from .atomic import atomic_path  # noqa: E402
+from ..io.atomic import atomic_path  # noqa: E402
 from .loads import LoadsResult  # noqa: E402
 
 

@@ -1,7 +1,7 @@
 """``infer.py --events``: from a run's scene results to load events, totals and their outputs.
 
-Joins the pieces: detections and berth looks from the scene results (``outputs.py`` parts),
-visits (``events.py``), the missed-visit correction (``estimate.py``), AIS marking, and the
+Joins the pieces: detections and berth looks from the scene results (``infer/outputs.py`` parts),
+visits (``tracks.py``), the missed-visit correction (``estimate.py``), AIS marking, and the
 files ``events.csv`` and ``summary.json`` (``timeline.py`` draws ``timeline.png``).
 """
 
@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import shapely
 
-from .atomic import write_text_atomic
-from .berths import Berth, along_m
+from ..io.atomic import write_text_atomic
+from ..io.berths import Berth, along_m
+from ..io.records import write_csv
+from ..io.tables import format_table
 from .estimate import DEFAULT_LOOK_GSD_M, EstimateConfig, PeriodEstimate, detector_recall, estimate
-from .events import Look, Sighting, TrackConfig, Visit, load_events, track_visits
 from .recall import DetectorRecall
-from .outputs import format_table
-from .records import write_csv
+from .tracks import Look, Sighting, TrackConfig, Visit, load_events, track_visits
 
 EVENT_COLUMNS = ["visit_id", "berth", "hull_class", "length_m", "first_seen", "last_seen", "observations",
                  "barrels_low", "barrels_mid", "barrels_high", "dark", "floor_barrels", "scenes"]

@@ -1,7 +1,7 @@
 """Run the detector over one scene: tiles at the working GSD, batched, merged in scene pixels.
 
 A hull that reaches a tile edge inside the scene is dropped from that tile: the overlap (at
-least the longest hull's diagonal, see ``tiles.py``) guarantees it lies whole in a neighbour.
+least the longest hull's diagonal, see ``io/tiles.py``) guarantees it lies whole in a neighbour.
 What remains is merged across tiles with oriented-IoU NMS. ``batch.py`` runs the same two
 steps (:func:`tile_to_scene`, :func:`merge`) over many scenes at once.
 """
@@ -13,12 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from .geometry import obb_to_corners, rotated_nms, touches_border
-from .model import ModelConfig, TileDetections, decode
-from .precision import amp_dtype, autocast
-from .scene import Scene
-from .tiles import DEFAULT_OVERLAP_M, Tile
-
+from ..io.scene import Scene
+from ..io.tiles import DEFAULT_OVERLAP_M, Tile
+from ..model.geometry import obb_to_corners, rotated_nms, touches_border
+from ..model.network import ModelConfig, TileDetections, decode
+from ..model.precision import amp_dtype, autocast
 
 EDGE_MARGIN_PX = 1.0  # a hull within this many working pixels of an inner tile edge is cut by it
 
@@ -32,7 +31,7 @@ class PredictConfig:
     batch_size: int = 8
     overlap_m: float = DEFAULT_OVERLAP_M
     edge_margin_px: float = EDGE_MARGIN_PX
-    amp: bool = True  # mixed precision: float16 on CUDA, bfloat16 on CPUs with native bf16 (detector.precision)
+    amp: bool = True  # mixed precision: float16 on CUDA, bfloat16 on CPUs with native bf16 (detector.model.precision)
 
 
 @dataclass
