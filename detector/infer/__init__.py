@@ -1,5 +1,4 @@
 """Inference: scenes and a checkpoint in; vessels, berth counts, pictures and run records out.
-
 ``pipeline``: the whole run (scenes found, sharded over torchrun ranks, resumed from finished
 parts, the events step at the end); ``batch``: scenes planned into tiles and streamed to the
 model, and how clear each berth is in each look; ``predict``: tiles through the network and
