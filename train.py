@@ -149,7 +149,10 @@ def main(args: argparse.Namespace) -> int:
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if args.work_gsd_max is not None and args.resume is None:
+    if args.work_gsd_max is not None:
+        if args.resume is not None:
+            print("error: --work-gsd-max: a resumed run keeps its own config", file=sys.stderr)
+            return 2
         if args.work_gsd_max < model_cfg.work_gsd_min_m:
             print(f"error: --work-gsd-max {args.work_gsd_max} m is finer than the model's finest working GSD "
                   f"({model_cfg.work_gsd_min_m} m)", file=sys.stderr)

@@ -20,6 +20,7 @@ copy of the (one) checkpoint at OUT.pt, which ``infer.py --events`` then uses by
     python bench/eval_splits.py models/vostochny_default.pt --threads 2
     python bench/eval_splits.py runs/x/model.pt --splits --store-recall runs/x/model-recall.pt
     python bench/eval_splits.py runs/cmp/resnet18-init/last.pt runs/cmp/regnet-scratch/last.pt --splits harbours-test aerial-holdout --json runs/cmp/eval.json
+    python bench/eval_splits.py models/vostochny_default.pt --splits sen2ships-heldout synth-10m --work-gsd-max 10
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import json
 import math
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -60,6 +62,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--score-threshold", type=float, default=PredictConfig.score_threshold)
     p.add_argument("--cache-dir", type=Path, default=ROOT / "outputs" / "cache")
     p.add_argument("--json", type=Path, default=None, help="also write every row here")
+    p.add_argument("--work-gsd-max", type=float, default=None, metavar="M",
+                   help="score the models reading coarser scenes at M metres instead of their config's ceiling")
     p.add_argument("--no-amp", action="store_true", help="float32 inference (default: bfloat16 on CPUs with native bf16)")
     p.add_argument("--store-recall", type=Path, default=None, metavar="OUT.pt",
                    help="measure the loading-berth recall and write a copy of the checkpoint carrying it here")
@@ -124,6 +128,8 @@ def main(args) -> None:
     print("model | split | images | vessels | " + " | ".join(COLUMNS) + " | seconds")
     for path in args.models:
         model, cfg, meta = load_model(path)
+        if args.work_gsd_max is not None:
+            cfg = replace(cfg, work_gsd_max_m=args.work_gsd_max)
         for name, scenes in splits.items():
             if scenes is None:
                 print(f"{path} | {name} | skipped: data absent")
@@ -147,6 +153,8 @@ def main(args) -> None:
     if args.store_recall is not None:
         if len(args.models) != 1:
             raise SystemExit("--store-recall takes one model")
+        if args.work_gsd_max is not None:
+            raise SystemExit("--store-recall measures the checkpoint as it is: retrain or fine-tune with train.py --work-gsd-max")
         measure_recall(args.models[0], args.store_recall, args.cache_dir, args.threads, not args.no_amp)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -100,10 +100,14 @@ def test_train_cli_two_process_gloo_then_fine_tune(tiny_set, tmp_path):
     cmd = [sys.executable, str(ROOT / "train.py"), "--init", str(tmp_path / "ddp" / "last.pt"), "--data", f"truth:{tiny_set}",
            "--epochs", "1", "--draws-per-epoch", "8", "--batch-size", "4", "--tile-px", str(TILE), "--workers", "0",
            "--device", "cpu", "--out", str(tmp_path / "ft"), "--export", str(tmp_path / "ft.pt"), "--quiet"]
-    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(cmd + ["--work-gsd-max", "8"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     tuned, cfg, meta = load_model(tmp_path / "ft.pt")
     assert meta["init"].endswith("last.pt")
+    assert cfg.work_gsd_max_m == 8.0  # the ceiling travels with the fine-tuned model
+    refused = subprocess.run(cmd + ["--work-gsd-max", str(cfg.work_gsd_min_m / 2)], cwd=tmp_path, env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 2 and "--work-gsd-max" in refused.stderr
     changed = [not torch.equal(v, tuned.state_dict()[k]) for k, v in ckpt["model"].items() if v.is_floating_point()]
     assert any(changed)
     assert "optimizer" not in torch.load(tmp_path / "ft.pt", weights_only=True)  # exported weights only

@@ -137,7 +137,7 @@ class Scene:
         sample, valid = self._read_raw(Window(0, 0, ds.width, ds.height), _preview_shape(ds.width, ds.height))
         # Kept for the cloud-shadow test (area_shares): where the scene is cloud-white, from the
         # read the stretch needs anyway, so no berth reads the scene again to find its clouds.
-        self._preview_white = np.all(sample >= CLOUD_LEVEL.get(dtype, CLOUD_LEVEL["float32"]), axis=0) & valid
+        self._preview_white = _white(sample, dtype) & valid
         self._preview_cloud = None
         try:
             stretch = robust_stretch(sample, valid, stretch_percentiles)
@@ -294,7 +294,7 @@ class Scene:
         # Read a margin around the outline, so that a cloud's width is judged on more than the berth.
         pad = math.ceil(CLOUD_MIN_WIDTH_M / (self.info.gsd_m * step))
         data, valid = self._read_cells(col0 - pad * step, row0 - pad * step, cols + 2 * pad, rows + 2 * pad, step)
-        cloud = self._cloud_white(data, self.info.gsd_m * step)[pad: pad + rows, pad: pad + cols]
+        cloud = _cloud_patches(_white(data, self.info.dtype), self.info.gsd_m * step)[pad: pad + rows, pad: pad + cols]
         valid = valid[pad: pad + rows, pad: pad + cols]
         transform = Affine(step, 0, col0, 0, step, row0)
         inside = geometry_mask([area_px], (rows, cols), transform, invert=True, all_touched=True)
@@ -308,20 +308,6 @@ class Scene:
         n = inside.sum()
         return float((valid & inside).sum() / n), float((clear & inside).sum() / n)
 
-    def _cloud_white(self, data: np.ndarray, cell_m: float, white: np.ndarray | None = None) -> np.ndarray:
-        """Cloud-white cells of a read whose cells are ``cell_m`` ground metres (or of ``white``,
-        already tested): every band at or above ``CLOUD_LEVEL``, in patches at least
-        ``CLOUD_MIN_WIDTH_M`` across (white decks, tank roofs and quays are bright too, but narrower)."""
-        from scipy.ndimage import maximum_filter, minimum_filter
-
-        if white is None:
-            white = np.all(data >= CLOUD_LEVEL.get(self.info.dtype, CLOUD_LEVEL["float32"]), axis=0)
-        k = int(CLOUD_MIN_WIDTH_M // cell_m)
-        if k < 2 or not white.any():
-            return white
-        # A morphological opening by a k x k square, as separable min and max filters: a dense
-        # k x k structure costs k^2 a pixel (minutes at 0.5 m, where k is 200).
-        return maximum_filter(minimum_filter(white.view(np.uint8), size=k, mode="constant", cval=0), size=k).astype(bool)
 
     def _read_cells(self, col0: int, row0: int, cols: int, rows: int, step: int) -> tuple[np.ndarray, np.ndarray]:
         """File values (bands, rows, cols) and validity of a grid of ``step``-pixel cells whose
@@ -348,7 +334,7 @@ class Scene:
             return np.zeros(0, bool)
         if self._preview_cloud is None:
             cell_m = self.info.gsd_m * self.info.width / self._preview_white.shape[1]
-            self._preview_cloud = self._cloud_white(None, cell_m, self._preview_white)
+            self._preview_cloud = _cloud_patches(self._preview_white, cell_m)
         cloud = self._preview_cloud
         rows, cols = cloud.shape
         if not cloud.any():
@@ -398,6 +384,24 @@ class Scene:
         region = None if area_px is None else tuple(math.floor(v) if i < 2 else math.ceil(v) for i, v in enumerate(area_px.bounds))
         tiles = tile_grid(info.width, info.height, info.gsd_x_m, info.gsd_y_m, work_gsd_m, tile_px, overlap_m, region, fit)
         return tiles if area_px is None else tiles_touching(tiles, area_px)
+
+
+def _white(data: np.ndarray, dtype: str) -> np.ndarray:
+    """Cells of a (bands, rows, cols) read of file values whose every band is at or above ``CLOUD_LEVEL``."""
+    return np.all(data >= CLOUD_LEVEL.get(dtype, CLOUD_LEVEL["float32"]), axis=0)
+
+
+def _cloud_patches(white: np.ndarray, cell_m: float) -> np.ndarray:
+    """The cells of ``white`` (cells of ``cell_m`` ground metres) in patches at least
+    ``CLOUD_MIN_WIDTH_M`` across: cloud, where white decks, tank roofs and quays are narrower."""
+    from scipy.ndimage import maximum_filter, minimum_filter
+
+    k = int(CLOUD_MIN_WIDTH_M // cell_m)
+    if k < 2 or not white.any():
+        return white
+    # A morphological opening by a k x k square, as separable min and max filters: a dense
+    # k x k structure costs k^2 a pixel (minutes at 0.5 m, where k is 200).
+    return maximum_filter(minimum_filter(white.view(np.uint8), size=k, mode="constant", cval=0), size=k).astype(bool)
 
 
 def _preview_shape(width: int, height: int, max_px: int = PREVIEW_PX) -> tuple[int, int]:
