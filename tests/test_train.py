@@ -6,8 +6,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -16,6 +18,7 @@ from detector.model.network import ModelConfig, ModelError, build, load_model, r
 from detector.synth.training import write_set
 from detector.train.datasets import AugmentConfig, TileDataset, mixture_weights
 from detector.train.engine import TrainConfig, evaluate_model, train
+from detector.train.evaluate import AP_SCORE_FLOOR, average_precision, summarise
 from detector.train.labels import read_truth_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +68,24 @@ def test_tiny_run_overfits_and_then_finds_those_vessels(clear_port, tiny_model):
     untrained = build(ModelConfig()).eval()
     before = _best_iou_per_vessel(untrained, mcfg, scenes, 0.1)
     assert sum(i >= FOUND_IOU for i in before) == 0, before
+
+
+def test_ap_ranks_detections_below_the_operating_point(clear_port, tiny_model):
+    scenes = read_truth_dir(clear_port["scenes"])
+    model, mcfg, _ = load_model(tiny_model["path"])
+    op = 0.5
+    report, results = evaluate_model(model, mcfg, scenes, PredictConfig(score_threshold=op), progress=False)
+    scores = np.concatenate([r.pred_score for r in results])
+    assert scores.min() >= AP_SCORE_FLOOR and (scores < op).any(), scores
+    # AP is the area under the whole curve: cut at the operating point it could only be smaller.
+    cut = [replace(r, pred_corners=r.pred_corners[r.pred_score >= op], pred_score=r.pred_score[r.pred_score >= op],
+                   pred_p_tanker=r.pred_p_tanker[r.pred_score >= op]) for r in results]
+    assert report["all"]["ap50"] == pytest.approx(average_precision(results, 0.5))
+    assert report["all"]["ap50"] >= average_precision(cut, 0.5)
+    # The operating point's figures see only the detections at or above it.
+    at_op = summarise(cut, op)
+    for key in ("recall", "precision", "count_mae", "length_mae_m"):
+        assert report["all"][key] == pytest.approx(at_op[key]), key
 
 
 def test_resume_gives_the_weights_of_an_uninterrupted_run(tiny_set, tmp_path):

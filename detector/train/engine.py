@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import math
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import torch
@@ -203,19 +203,23 @@ def evaluate_model(model: torch.nn.Module, model_cfg: ModelConfig, scenes, pcfg=
     """Predict every labelled scene whole and score it (``detector.train.evaluate``).
 
     Returns the report (all scenes and by native GSD) and the per-scene results. A scene's GSD
-    for the breakdown is its native GSD when the labels say it, else the file's.
+    for the breakdown is its native GSD when the labels say it, else the file's. AP ranks every
+    detection scoring ``evaluate.AP_SCORE_FLOOR`` or more; recall, precision, lengths and counts
+    are taken at ``pcfg.score_threshold``, the operating point. The results keep all detections.
     """
     from ..infer.predict import PredictConfig, predict_scene
     from ..io.scene import Scene
-    from .evaluate import SceneResult, evaluate
+    from .evaluate import AP_SCORE_FLOOR, SceneResult, evaluate
 
     pcfg = pcfg or PredictConfig()
+    # AP ranks every detection down to the floor, not only those above the operating point.
+    ranked = replace(pcfg, score_threshold=min(pcfg.score_threshold, AP_SCORE_FLOOR))
     model.eval()
     results = []
     bar = _bar(len(scenes), "evaluating", progress)
     for ls in scenes:
         scene = Scene(ls.path, gsd_m=ls.gsd_m)
-        det = predict_scene(model, model_cfg, scene, pcfg, device=device)
+        det = predict_scene(model, model_cfg, scene, ranked, device=device)
         # Lengths are compared in metres: one GSD for both axes is exact for north-up square pixels.
         results.append(SceneResult(ls.path.stem, float(ls.meta.get("native_gsd_m") or scene.info.gsd_m), det.corners,
                                    det.score, det.p_tanker, ls.corners, ls.has_bow, ls.type_code, ls.ignore,
