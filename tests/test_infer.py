@@ -22,7 +22,6 @@ from shapely.geometry import shape
 
 import infer
 from detector.events.loads import EVENT_COLUMNS
-from detector.events.tracks import TrackConfig
 from detector.infer.outputs import COUNT_COLUMNS, OUTPUT_COLUMNS
 from detector.io.records import DETECTION_COLUMNS, read_csv
 from detector.io.scene import write_png
