@@ -130,7 +130,7 @@ def summarise(results: list[SceneResult], score_threshold: float) -> dict:
     within 90 degrees), type accuracy and per-scene counts."""
     out = {"scenes": len(results), "vessels": int(sum((~r.true_ignore).sum() for r in results))}
     out["ap50"] = average_precision(results, 0.5)
-    out["ap50_95"] = float(np.nanmean([average_precision(results, t) for t in IOU_THRESHOLDS])) if results else float("nan")
+    out["ap50_95"] = float(np.mean([average_precision(results, t) for t in IOU_THRESHOLDS])) if out["vessels"] else float("nan")
     tp = fp = fn = 0
     length_err, length_rel, heading_err, type_ok, count_err = [], [], [], [], []
     for r in results:
