@@ -4,6 +4,7 @@
     python train.py --init models/vostochny_default.pt --data coco:labels.json --out runs/ft
     python train.py --resume runs/synth/last.pt --data synth:2000 --out runs/synth
     python train.py --eval-only --model models/vostochny_default.pt --val truth:scenes
+    python train.py --average runs/a/model.pt runs/b/model.pt --export runs/ab/model.pt
     torchrun --nproc_per_node=2 train.py --data synth:2000 --device cpu --out runs/ddp
 
 Sources (``--data`` and ``--val``) are described in ``detector/sources.py``.
@@ -50,6 +51,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, default=DEFAULT_MODEL, help="model for --eval-only")
     p.add_argument("--figures", type=Path, default=None, help="with --eval-only: a PNG per scene, truth green, tankers red, others blue")
     p.add_argument("--export", type=Path, default=None, help="also write the final weights (no optimizer) here")
+    p.add_argument("--average", nargs="+", type=Path, default=None, metavar="CKPT",
+                   help="write the mean weights of these checkpoints of one model (e.g. consecutive fine-tuning stages) to --export")
     p.add_argument("--backbone", default=ModelConfig.backbone,
                    help="trunk of a model from scratch: a torchvision ResNet (add _gn for GroupNorm), mobilenet_v3_* or regnet_*")
     p.add_argument("--fpn-channels", type=int, default=ModelConfig.fpn_channels, help="width of the FPN and head of a model from scratch")
@@ -102,10 +105,32 @@ def _loss_weights(items: list[str]) -> dict:
     return out
 
 
+def write_average(paths: list[Path], out: Path | None) -> int:
+    """``--average``: the mean weights of ``paths`` written to ``out`` (``detector/train/average.py``)."""
+    from detector.train.average import average_checkpoints
+
+    if out is None:
+        print("error: --average writes its model to --export PATH; give one", file=sys.stderr)
+        return 2
+    if any(out.resolve() == p.resolve() for p in paths):
+        print(f"error: --export {out} is one of the checkpoints to average; write the average elsewhere", file=sys.stderr)
+        return 2
+    try:
+        model, cfg, meta = average_checkpoints(paths)
+    except (ValueError, ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    save_checkpoint(out, model, cfg, meta)
+    print(f"wrote {out}: the mean of {len(paths)} checkpoints (measure its recall again: bench/eval_splits.py --store-recall)")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     progress = not args.quiet
+    if args.average is not None:
+        return write_average(args.average, args.export)
     try:
         val_scenes = [s for spec in args.val for s in parse(spec, args.cache_dir, args.gsd, progress=progress).scenes]
         val_scenes = select_holdout(select_groups(val_scenes, args.val_groups), args.val_holdout_share, held_out=True)
