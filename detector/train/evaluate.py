@@ -1,8 +1,8 @@
 """Scene-level evaluation: oriented AP50 and AP50:95, recall, length, heading, type and counts.
 
-AP follows COCO: detections of all scenes (down to ``AP_SCORE_FLOOR``) ranked by score, each matched greedily to the
-unmatched truth of its scene with the highest IoU at or above the threshold, precision made
-monotone and sampled at 101 recall points. IoU is the exact polygon IoU of the oriented boxes
+AP follows COCO: detections of all scenes (down to ``AP_SCORE_FLOOR``) ranked by score, each
+matched greedily to the unmatched truth of its scene with the highest IoU at or above the
+threshold, precision made monotone and sampled at 101 recall points. IoU is the exact polygon IoU of the oriented boxes
 (``geometry.iou_matrix``), not a rasterised mask IoU: hulls at 10 m are a few pixels wide, and
 rasterising them would quantise IoU. Truth marked ``ignore`` (under cloud) neither counts as
 missed nor makes a detection false. ``tests/test_evaluate.py`` checks this against pycocotools
