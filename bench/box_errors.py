@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from eval_splits import split_scenes  # noqa: E402
+from eval_splits import SPLITS, split_scenes  # noqa: E402
 
 from detector.infer.predict import PredictConfig  # noqa: E402
 from detector.model.geometry import corners_to_obb, iou_matrix, obb_to_corners  # noqa: E402
@@ -61,16 +61,23 @@ def pass_share(pred: np.ndarray, true: np.ndarray) -> float:
     return float(np.mean(np.asarray(ious) >= 0.5))
 
 
-def with_label_part(pred: np.ndarray, true: np.ndarray, part: str) -> np.ndarray:
-    """``pred`` with one part of each box taken from the label."""
-    out = pred.copy()
+def centre_offsets(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The labelled hull's unit axis and normal (n, 2), and the predicted centre's offset from the
+    labelled one along each (n,), in pixels."""
     axis = np.stack([np.cos(true[:, 4]), np.sin(true[:, 4])], axis=1)
     normal = np.stack([-axis[:, 1], axis[:, 0]], axis=1)
     offset = pred[:, :2] - true[:, :2]
+    return axis, normal, (offset * axis).sum(1), (offset * normal).sum(1)
+
+
+def with_label_part(pred: np.ndarray, true: np.ndarray, part: str) -> np.ndarray:
+    """``pred`` with one part of each box taken from the label."""
+    out = pred.copy()
+    axis, normal, along, across = centre_offsets(pred, true)
     if part == "centre across the axis":
-        out[:, :2] = true[:, :2] + (offset * axis).sum(1, keepdims=True) * axis
+        out[:, :2] = true[:, :2] + along[:, None] * axis
     elif part == "centre along the axis":
-        out[:, :2] = true[:, :2] + (offset * normal).sum(1, keepdims=True) * normal
+        out[:, :2] = true[:, :2] + across[:, None] * normal
     else:
         k = {"length": 2, "beam": 3, "angle": 4}[part]
         out[:, k] = true[:, k]
@@ -93,7 +100,7 @@ def main(args) -> None:
           f"reaching IoU 0.5: {pass_share(pred, true):.3f}")
     for part in ("centre across the axis", "centre along the axis", "length", "beam", "angle"):
         print(f"  with the label's {part}: {pass_share(with_label_part(pred, true, part), true):.3f}")
-    across = np.abs(((pred[:, :2] - true[:, :2]) * np.stack([-np.sin(true[:, 4]), np.cos(true[:, 4])], 1)).sum(1))
+    across = np.abs(centre_offsets(pred, true)[3])
     print(f"median predicted/labelled length {np.median(pred[:, 2] / true[:, 2]):.2f}, beam {np.median(pred[:, 3] / true[:, 3]):.2f}; "
           f"centre across the axis off by a median {np.median(across / true[:, 3]):.2f} labelled beams; "
           f"labelled beams at length/12 (+-1 %): {np.mean(np.abs(true[:, 2] / true[:, 3] - 12) < 0.12):.2f}")
@@ -103,7 +110,7 @@ def main(args) -> None:
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", type=Path)
-    p.add_argument("--split", default="harbours-test", choices=("harbours-test", "sen2ships-heldout", "aerial-holdout", "synth-fine", "synth-10m"))
+    p.add_argument("--split", default="harbours-test", choices=SPLITS)
     p.add_argument("--score-threshold", type=float, default=PredictConfig.score_threshold)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--cache-dir", type=Path, default=ROOT / "outputs" / "cache")

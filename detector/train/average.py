@@ -8,20 +8,19 @@ counters) are the last checkpoint's. SWA would re-estimate the BatchNorm statist
 over training data; for stages this close their mean is what the model card measures.
 
 The average is a new model: the recall at the loading berth that a checkpoint carries
-(``meta["loading_recall"]``) belongs to its own weights, so it is dropped and must be measured
+(``meta[events.recall.META_KEY]``) belongs to its own weights, so it is dropped and must be measured
 again (``bench/eval_splits.py --store-recall``).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import fields
 from pathlib import Path
 
 import torch
 
-from ..model.network import ModelConfig, OrientedDetector, build, load_model, load_weights
-
-DROPPED_META = ("loading_recall",)
+from ..events.recall import META_KEY
+from ..model.network import ModelConfig, OrientedDetector, load_model, load_weights
 
 
 def average_checkpoints(paths: list[Path]) -> tuple[OrientedDetector, ModelConfig, dict]:
@@ -32,16 +31,15 @@ def average_checkpoints(paths: list[Path]) -> tuple[OrientedDetector, ModelConfi
     if len(paths) < 2:
         raise ValueError("--average needs two checkpoints or more")
     loaded = [load_model(p) for p in paths]
-    first_cfg = asdict(loaded[0][1])
-    for path, (_, cfg, _) in zip(paths[1:], loaded[1:]):
-        differ = sorted(k for k, v in asdict(cfg).items() if first_cfg.get(k) != v)
+    model, cfg, last_meta = loaded[-1]
+    for path, (_, other, _) in zip(paths[:-1], loaded[:-1]):
+        differ = [f.name for f in fields(cfg) if getattr(cfg, f.name) != getattr(other, f.name)]
         if differ:
-            raise ValueError(f"{path}: its config differs from {paths[0]}'s in {', '.join(differ)}; only one model's checkpoints average")
+            raise ValueError(f"{path}: its config differs from {paths[-1]}'s in {', '.join(differ)}; only one model's checkpoints average")
     states = [m.state_dict() for m, _, _ in loaded]
-    mean = {k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else states[-1][k].clone()
-            for k, v in states[0].items()}
-    model = build(loaded[0][1])
-    load_weights(model, mean)
-    meta = {k: v for k, v in loaded[-1][2].items() if k not in DROPPED_META}
+    mean = {k: torch.stack([s[k].float() for s in states]).mean(0).to(v.dtype) if v.is_floating_point() else v
+            for k, v in states[-1].items()}
+    load_weights(model, mean)  # the last checkpoint's model, its counters kept
+    meta = {k: v for k, v in last_meta.items() if k != META_KEY}
     meta["averaged_from"] = [str(p) for p in paths]
-    return model.eval(), loaded[0][1], meta
+    return model.eval(), cfg, meta
