@@ -1,15 +1,19 @@
 """Detector throughput in tiles per second at the working tile size (model + decode, no I/O).
 
 CPU with a fixed thread count in float32 and, where the CPU has native bf16, bfloat16; on CUDA
-with and without AMP when a GPU is present. The network is fused and channels-last, as infer.py runs it.
+with and without AMP when a GPU is present. The network is fused and channels-last, as infer.py runs it;
+with ``--compile`` each setting is also timed through torch.compile (``infer.py --compile``), the
+compile's own time printed apart. Settings take turns over ``--rounds`` rounds and the best round
+of each is printed, so a busy neighbour slows them all alike.
 
     python bench/model_speed.py --threads 2
-    python bench/model_speed.py --model models/vostochny_default.pt --batch-sizes 1 4 8 --seconds 20
+    python bench/model_speed.py --model models/vostochny_default.pt --batch-sizes 1 --tile-px 1696 --compile --rounds 3
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import platform
 import sys
 import time
@@ -19,6 +23,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from detector.model.compiled import compile_for_inference  # noqa: E402
 from detector.model.network import ModelConfig, build, decode, fuse_for_inference, load_model  # noqa: E402
 from detector.model.precision import autocast, cpu_has_native_bf16, describe  # noqa: E402
 
@@ -29,7 +34,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-sizes", type=int, nargs="*", default=[1, 4, 8])
     p.add_argument("--tile-px", type=int, default=None, help="default: the model's working tile")
-    p.add_argument("--seconds", type=float, default=10.0, help="time per setting")
+    p.add_argument("--seconds", type=float, default=10.0, help="time per setting and round")
+    p.add_argument("--rounds", type=int, default=1, help="rounds over all settings; the best of each is printed")
+    p.add_argument("--compile", action="store_true", help="also time each setting through torch.compile")
     return p
 
 
@@ -64,17 +71,30 @@ def main(args) -> None:
     print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} CPU threads")
     # As infer.py runs it: BatchNorm folded into the convolutions, channels-last.
     model = fuse_for_inference(model.eval()).to(memory_format=torch.channels_last)
-    print("device | precision | batch | tiles/s | working Mpx/s")
     settings = [(torch.device("cpu"), None)]
     if cpu_has_native_bf16():
         settings.append((torch.device("cpu"), torch.bfloat16))
     if torch.cuda.is_available():
         settings += [(torch.device("cuda"), None), (torch.device("cuda"), torch.float16)]
+    runs = []  # (device, amp, batch, name, callable)
     for device, amp in settings:
-        model.to(device)
+        on_device = copy.deepcopy(model).to(device)  # the rounds run every setting in turn, on its own device
         for b in args.batch_sizes:
-            tps = tiles_per_second(model, cfg, device, b, tile, amp, args.seconds)
-            print(f"{device.type} | {describe(amp)} | {b} | {tps:.2f} | {tps * tile * tile / 1e6:.2f}")
+            runs.append((device, amp, b, "eager", on_device))
+            if args.compile:
+                t0 = time.perf_counter()
+                fn, ok = compile_for_inference(on_device, device, amp, b)
+                fn(torch.zeros(b, 3, tile, tile, device=device).contiguous(memory_format=torch.channels_last))
+                print(f"# compile {device.type} {describe(amp)} batch {b}: {time.perf_counter() - t0:.1f} s "
+                      f"(warm-up and first {tile} px call){'' if ok else ', FAILED: eager'}")
+                runs.append((device, amp, b, "compiled" if ok else "eager (compile failed)", fn))
+    best = [0.0] * len(runs)
+    for _ in range(args.rounds):
+        for i, (device, amp, b, _name, fn) in enumerate(runs):
+            best[i] = max(best[i], tiles_per_second(fn, cfg, device, b, tile, amp, args.seconds))
+    print("device | precision | batch | mode | tiles/s | working Mpx/s")
+    for (device, amp, b, name, _fn), tps in zip(runs, best):
+        print(f"{device.type} | {describe(amp)} | {b} | {name} | {tps:.2f} | {tps * tile * tile / 1e6:.2f}")
     print(f"# reproduce: python bench/model_speed.py {' '.join(sys.argv[1:])}")
 
 

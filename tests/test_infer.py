@@ -263,3 +263,49 @@ def test_a_model_whose_metadata_alone_changed_reuses_the_scenes_new_weights_redo
     assert _infer([str(port["scenes"]), "--out", str(out), *argv]) == 0
     redone = {p.name: json.loads(p.read_text())["key"] for p in (out / "parts").glob("*.json")}
     assert set(redone) == set(parts) and all(k != json.loads(parts[n])["key"] for n, k in redone.items())
+
+
+def _vessels(path: Path) -> dict[str, list[tuple[float, float, float, str]]]:
+    """Per scene, the vessels of a detections.csv as (lon, lat, length_m, berth), sorted."""
+    out: dict[str, list] = {}
+    for r in read_csv(path):
+        out.setdefault(r["scene"], []).append((float(r["lon"]), float(r["lat"]), float(r["length_m"]), r["berth"]))
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def test_a_compiled_run_finds_the_vessels_of_an_eager_run(port, single_run, tmp_path):
+    """--compile changes the kernels, not the answer: the same vessels at the same places and
+    lengths (to a small share of a pixel), recorded as compiled and keyed apart from eager parts."""
+    out = tmp_path / "compiled"
+    assert _infer([str(port["scenes"]), "--out", str(out), *_args(port, "--compile")]) == 0
+    record = json.loads((out / "run.json").read_text())
+    eager = json.loads((single_run / "run.json").read_text())
+    assert record["precision"] == eager["precision"] + ", compiled"
+    assert record["run_key"] != eager["run_key"]
+    ours, theirs = _vessels(out / "detections.csv"), _vessels(single_run / "detections.csv")
+    assert ours.keys() == theirs.keys() and sum(map(len, theirs.values())) > 0
+    for scene, vessels in theirs.items():
+        assert len(ours[scene]) == len(vessels), scene
+        for (lon, lat, length_m, berth), (lon_e, lat_e, length_e, berth_e) in zip(ours[scene], vessels):
+            # 3 m pixels: 1e-5 degrees is about a metre, a third of a pixel.
+            assert abs(lon - lon_e) < 1e-5 and abs(lat - lat_e) < 1e-5 and berth == berth_e
+            assert length_m == pytest.approx(length_e, abs=1.0)
+
+
+def test_a_compile_that_fails_falls_back_to_the_eager_model_and_says_so(port, single_run, tmp_path, monkeypatch, capsys):
+    import torch
+
+    def broken_compile(model, **kwargs):
+        def call(*args):
+            raise RuntimeError("no C++ compiler here")
+        return call
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    out = tmp_path / "fallback"
+    assert _infer([str(port["scenes"]), "--out", str(out), *_args(port, "--compile")]) == 0
+    assert "compiling the model failed, running it eagerly" in capsys.readouterr().out
+    record = json.loads((out / "run.json").read_text())
+    eager = json.loads((single_run / "run.json").read_text())
+    # Eager after all: the same precision and key as a run that never asked, so its parts are interchangeable.
+    assert record["precision"] == eager["precision"] and record["run_key"] == eager["run_key"]
+    assert _vessels(out / "detections.csv") == _vessels(single_run / "detections.csv")
