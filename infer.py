@@ -69,9 +69,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=_positive(int), default=None, help="CPU threads for the model (default: torch's choice)")
     p.add_argument("--no-amp", action="store_true",
                    help="float32 throughout (default: float16 on CUDA, bfloat16 on CPUs with native bf16, else float32)")
-    p.add_argument("--compile", action="store_true",
-                   help="run the network through torch.compile: 1.3-1.6x more tiles a second on a CPU, after a one-off "
-                        "compile of about 25 s (2 s once cached on this machine); for batch jobs and repeated runs")
     p.add_argument("--no-quicklooks", action="store_true", help="skip the PNG pictures (faster for big batch jobs)")
     p.add_argument("--fresh", action="store_true", help="redo every scene instead of reusing finished ones in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars or table")
@@ -119,7 +116,7 @@ def config_from_args(args: argparse.Namespace) -> InferConfig:
         inputs=tuple(args.scenes), out_dir=args.out, model=args.model, gsd_m=args.gsd, bands=args.bands,
         berths=None if args.berths.lower() == "none" else args.berths, aoi=args.aoi, aoi_buffer_m=args.aoi_buffer_m,
         score_threshold=args.score_threshold, nms_iou=args.nms_iou, device=args.device, tile_px=args.tile_px, batch_size=args.batch_size,
-        workers=args.workers, amp=not args.no_amp, compile=args.compile, quicklooks=not args.no_quicklooks, fresh=args.fresh,
+        workers=args.workers, amp=not args.no_amp, quicklooks=not args.no_quicklooks, fresh=args.fresh,
         threads=args.threads, quiet=args.quiet, events=args.events, product=args.product,
         dwell_days=tuple(args.dwell_days), detector_recall=args.detector_recall,
         length_tolerance_px=args.length_tolerance_px, min_clear_share=args.min_clear_share,

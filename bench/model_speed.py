@@ -2,8 +2,9 @@
 
 CPU with a fixed thread count in float32 and, where the CPU has native bf16, bfloat16; on CUDA
 with and without AMP when a GPU is present. The network is fused and channels-last, as infer.py runs it;
-with ``--compile`` each setting is also timed through torch.compile (``infer.py --compile``), the
-compile's own time printed apart. Settings take turns over ``--rounds`` rounds and the best round
+with ``--compile`` each setting is also timed through ``torch.compile`` (inductor, sizes dynamic),
+the compile's own time printed apart. infer.py does not compile: on two CPU cores the model alone
+ran 1.3-1.6x faster compiled, but whole runs were no faster (BENCHMARKS.md, *torch.compile*). Settings take turns over ``--rounds`` rounds and the best round
 of each is printed, so a busy neighbour slows them all alike.
 
     python bench/model_speed.py --threads 2
@@ -23,7 +24,6 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from detector.model.compiled import compile_for_inference  # noqa: E402
 from detector.model.network import ModelConfig, build, decode, fuse_for_inference, load_model  # noqa: E402
 from detector.model.precision import autocast, cpu_has_native_bf16, describe  # noqa: E402
 
@@ -59,6 +59,16 @@ def tiles_per_second(model, cfg, device, batch, tile_px, amp, seconds) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def compiled(model, device, amp, batch: int):
+    """``model`` through ``torch.compile`` for any tile size, compiled now by a warm-up on small
+    tiles (PyTorch specialises a batch of one, so one of one and one of ``batch``)."""
+    fn = torch.compile(model.requires_grad_(False), dynamic=True)
+    with torch.no_grad(), autocast(device, amp):
+        for b in sorted({1, batch}):
+            fn(torch.zeros(b, 3, 64, 64, device=device).contiguous(memory_format=torch.channels_last))
+    return fn
+
+
 def main(args) -> None:
     torch.set_num_threads(args.threads)
     if args.model:
@@ -83,11 +93,11 @@ def main(args) -> None:
             runs.append((device, amp, b, "eager", on_device))
             if args.compile:
                 t0 = time.perf_counter()
-                fn, ok = compile_for_inference(on_device, device, amp, b)
-                fn(torch.zeros(b, 3, tile, tile, device=device).contiguous(memory_format=torch.channels_last))
-                print(f"# compile {device.type} {describe(amp)} batch {b}: {time.perf_counter() - t0:.1f} s "
-                      f"(warm-up and first {tile} px call){'' if ok else ', FAILED: eager'}")
-                runs.append((device, amp, b, "compiled" if ok else "eager (compile failed)", fn))
+                fn = compiled(on_device, device, amp, b)
+                with torch.no_grad(), autocast(device, amp):
+                    fn(torch.zeros(b, 3, tile, tile, device=device).contiguous(memory_format=torch.channels_last))
+                print(f"# compile {device.type} {describe(amp)} batch {b}: {time.perf_counter() - t0:.1f} s (warm-up and first {tile} px call)")
+                runs.append((device, amp, b, "compiled", fn))
     best = [0.0] * len(runs)
     for _ in range(args.rounds):
         for i, (device, amp, b, _name, fn) in enumerate(runs):

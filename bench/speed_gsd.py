@@ -4,8 +4,7 @@ interleaved; and model throughput in tiles per second for all three, interleaved
 
 End to end: one synthetic Vostochny scene per GSD (SkySat-like 0.5 m, PlanetScope-like 3 m,
 Sentinel-2-like 10 m), each the same number of pixels, with exact truth; rendered once into
---work. Ours runs twice: as is, and with ``--compile`` after a first untimed ``--compile`` run has
-filled inductor's on-disk cache (its time printed), as on any run after a machine's first. Every run is a fresh process timed from start to exit; the tools take turns within each
+--work. Every run is a fresh process timed from start to exit; the tools take turns within each
 repeat so machine noise hits all alike. Peak memory is the peak RSS of the largest process (its
 kernel high-water mark VmHWM, read every 0.1 s; not wait4's ru_maxrss, which counts the parent's
 memory at fork) and the peak PSS of the whole process tree (workers included, shared pages once).
@@ -19,7 +18,7 @@ random boxes from flooding SAHI's merge. YOLO11n-OBB is the one trained for 20 m
 
 Tiles per second: each model's own inference call on 512 x 512 tiles, batch 1, in rounds that
 take turns: ours (forward and decode, BatchNorm folded, channels-last, in bf16 where the CPU has
-it natively, as ``infer.py`` runs it; and through torch.compile, as ``infer.py --compile`` does),
+it natively, as ``infer.py`` runs it),
 Faster R-CNN (``model([tile])``, its transform, heads and NMS) and YOLO (``YOLO.predict``:
 letterbox, forward, rotated NMS).
 
@@ -49,10 +48,8 @@ from infer_speed import read_detections, read_native, render_scene, sahi_frcnn, 
 
 SENSOR_FOR_GSD = {0.5: "skysat", 3.0: "planetscope", 10.0: "sentinel2"}
 SLICE_PX = 512
-TOOLS = ("ours", "ours_compiled", "sahi_frcnn", "sahi_yolo")
-OURS = ("ours", "ours_compiled")
-TOOL_NAMES = {"ours": "ours, `infer.py --aoi whole`", "ours_compiled": "ours, `infer.py --aoi whole --compile` (compile cached)",
-              "sahi_frcnn": "SAHI + Faster R-CNN MobileNetV3-FPN (untrained)",
+TOOLS = ("ours", "sahi_frcnn", "sahi_yolo")
+TOOL_NAMES = {"ours": "ours, `infer.py --aoi whole`", "sahi_frcnn": "SAHI + Faster R-CNN MobileNetV3-FPN (untrained)",
               "sahi_yolo": "SAHI + YOLO11n-OBB (20 min trained)"}
 
 
@@ -93,12 +90,6 @@ def peer_once(tool: str, scene: Path, out_json: Path, threads: int, yolo_weights
     out_json.write_text(json.dumps({"polygons": polys, "scores": scores, "total_s": time.perf_counter() - t0}))
 
 
-def ours_cmd(tif: Path, out: Path, threads: int, compile_: bool) -> list[str]:
-    """``infer.py`` over the whole scene, as a user would run it, with or without ``--compile``."""
-    return [sys.executable, str(ROOT / "infer.py"), str(tif), "--aoi", "whole", "--berths", "none", "--threads", str(threads),
-            "--workers", "1", "--out", str(out), "--fresh", "--quiet", *(["--compile"] if compile_ else [])]
-
-
 def scene_table(args) -> tuple[list[str], dict]:
     """End-to-end rows per GSD and tool, and the best wall time (s) per ``(gsd, tool)``."""
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
@@ -110,21 +101,18 @@ def scene_table(args) -> tuple[list[str], dict]:
         for gsd in args.gsds:
             tif, truth = make_scene(args.work, gsd, args.size)
             runs = {t: [] for t in TOOLS}
-            if gsd == args.gsds[0]:
-                # A user's first --compile run on a machine fills inductor's on-disk cache; the timed runs are later ones.
-                first = sampled_run(ours_cmd(tif, tmp / "ours_compiled", args.threads, compile_=True), env)
-                print(f"first --compile run on this machine (inductor's cache as found): {first.wall_s:.1f} s", flush=True)
             for rep in range(args.repeats):
                 for tool in TOOLS:
-                    if tool in OURS:
-                        cmd = ours_cmd(tif, tmp / tool, args.threads, compile_=tool == "ours_compiled")
+                    if tool == "ours":
+                        cmd = [sys.executable, str(ROOT / "infer.py"), str(tif), "--aoi", "whole", "--berths", "none",
+                               "--threads", str(args.threads), "--workers", "1", "--out", str(tmp / "ours"), "--fresh", "--quiet"]
                     else:
                         cmd = [sys.executable, __file__, "--threads", str(args.threads), "--yolo-weights", str(args.yolo_weights),
                                "--peer-once", tool, str(tif), str(tmp / f"{tool}.json")]
                     runs[tool].append(sampled_run(cmd, env))
                     print(f"{gsd:g} m, repeat {rep + 1}, {tool}: {runs[tool][-1].wall_s:.1f} s", flush=True)
-            found = {tool: read_detections(tmp / tool / "detections.csv") for tool in OURS}
-            for tool in TOOLS[len(OURS):]:
+            found = {"ours": read_detections(tmp / "ours" / "detections.csv")}
+            for tool in TOOLS[1:]:
                 r = json.loads((tmp / f"{tool}.json").read_text())
                 found[tool] = (np.array(r["polygons"], np.float64).reshape(-1, 8), np.array(r["scores"]))
             for tool in TOOLS:
@@ -146,7 +134,6 @@ def tiles_table(args) -> tuple[list[str], dict]:
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
     from ultralytics import YOLO
 
-    from detector.model.compiled import compile_for_inference
     from detector.model.network import decode, fuse_for_inference, load_model
     from detector.model.precision import amp_dtype, autocast, describe
 
@@ -158,15 +145,14 @@ def tiles_table(args) -> tuple[list[str], dict]:
     ours = fuse_for_inference(ours).to(memory_format=torch.channels_last)
     cpu = torch.device("cpu")
     amp = amp_dtype(cpu, True)  # as infer.py runs it: bf16 where the CPU has it natively
-    ours_compiled, compiled = compile_for_inference(ours, cpu, amp, 1)
     frcnn = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=2, min_size=SLICE_PX,
                                               max_size=SLICE_PX).eval()
     yolo = YOLO(str(args.yolo_weights))
 
     def call(name):
-        if name in ("ours", "ours_compiled"):
+        if name == "ours":
             with torch.no_grad(), autocast(cpu, amp):
-                decode((ours if name == "ours" else ours_compiled)(tile.contiguous(memory_format=torch.channels_last)), cfg.stride)
+                decode(ours(tile.contiguous(memory_format=torch.channels_last)), cfg.stride)
             return
         with torch.inference_mode():
             if name == "frcnn":
@@ -177,9 +163,8 @@ def tiles_table(args) -> tuple[list[str], dict]:
     def millions(module):
         return sum(q.numel() for q in module.parameters()) / 1e6
 
-    short = {"ours": "ours", "ours_compiled": "ours, compiled", "frcnn": "Faster R-CNN MobileNetV3-FPN", "yolo": "YOLO11n-OBB"}
+    short = {"ours": "ours", "frcnn": "Faster R-CNN MobileNetV3-FPN", "yolo": "YOLO11n-OBB"}
     names = {"ours": f"ours (ResNet-18 trunk, FPN, dense head), {millions(ours):.1f} M parameters, {describe(amp)}",
-             **({"ours_compiled": f"ours, `--compile`, {describe(amp)}"} if compiled else {}),
              "frcnn": f"{short['frcnn']}, {millions(frcnn):.1f} M parameters",
              "yolo": f"{short['yolo']}, {millions(yolo.model):.1f} M parameters"}
     rates = {n: [] for n in names}
@@ -208,7 +193,7 @@ def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int) -
 
     from detector.io.atomic import atomic_path
 
-    colours = {"ours": "#c0392b", "ours_compiled": "#e67e22", "sahi_yolo": "#2980b9", "sahi_frcnn": "#7f8c8d"}
+    colours = {"ours": "#c0392b", "sahi_yolo": "#2980b9", "sahi_frcnn": "#7f8c8d"}
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [2, 1]})
     width = 0.8 / len(TOOLS)
     for k, tool in enumerate(TOOLS):
@@ -221,9 +206,9 @@ def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int) -
     ax.set_title("One scene per GSD, fresh process each run")
     top = max([v for v in best.values()] or [1.0])
     ax.set_ylim(0, top * 1.15)
-    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, frameon=False)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
     names = list(tiles)
-    model_colour = {"ours": colours["ours"], "ours, compiled": colours["ours_compiled"], "Faster R-CNN MobileNetV3-FPN": colours["sahi_frcnn"], "YOLO11n-OBB": colours["sahi_yolo"]}
+    model_colour = {"ours": colours["ours"], "Faster R-CNN MobileNetV3-FPN": colours["sahi_frcnn"], "YOLO11n-OBB": colours["sahi_yolo"]}
     bx.barh(names, [tiles[n] for n in names], color=[model_colour[n] for n in names])
     for i, n in enumerate(names):
         bx.text(tiles[n], i, f" {tiles[n]:.1f}", va="center", fontsize=8)

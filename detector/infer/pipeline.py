@@ -29,7 +29,6 @@ from ..events.loads import LoadsConfig, quote_table, run_loads
 from ..events.recall import DetectorRecall, recall_of
 from ..events.tracks import TrackConfig
 from ..io.berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
-from ..model.compiled import compile_for_inference
 from ..model.device import pick_device, torchrun_place
 from ..model.network import decode, fuse_for_inference, load_model
 from ..model.precision import amp_dtype, autocast, describe
@@ -68,7 +67,6 @@ class InferConfig:
     batch_size: int | None = None  # tiles per batch; None: 1 on CPU (bounded memory), 16 on CUDA
     workers: int = 1
     amp: bool = True
-    compile: bool = False  # torch.compile the network (detector/model/compiled.py): faster tiles after a one-off compile
     quicklooks: bool = True
     fresh: bool = False
     threads: int | None = None
@@ -204,16 +202,11 @@ def run(cfg: InferConfig, log=print) -> int:
         model, mcfg, meta = load_model(cfg.model, device)
         model_sha = _sha256(cfg.model)
         amp = amp_dtype(device, cfg.amp)
-        weights_sha = weights_sha256(model)
+        precision = describe(amp)
+        key = run_key(cfg, weights_sha256(model), asdict(mcfg), precision)
         plan = _plan_config(cfg, cfg.tile_px)
         # NHWC is what oneDNN (CPU) and tensor cores (CUDA) run fastest: 1.46x on two CPU cores here.
         model = fuse_for_inference(model).to(memory_format=torch.channels_last)
-        compiled = False
-        if cfg.compile:
-            model, compiled = compile_for_inference(model, device, amp, _batch_size(cfg, device), log)
-        # Compiled kernels round differently from eager ones, as bf16 does from float32.
-        precision = describe(amp) + (", compiled" if compiled else "")
-        key = run_key(cfg, weights_sha, asdict(mcfg), precision)
         mine = jobs[place.rank::place.world_size]
         # A failed scene is tried again on a rerun (its file may have been fixed); a finished one is kept.
         todo = [j for j in mine if cfg.fresh or (read_part(out_dir, j.name, key) or {}).get("status") != "ok"]
@@ -307,11 +300,6 @@ def _summary(parts: list[dict], out_dir: Path, seconds: float) -> str:
     return "\n".join(lines)
 
 
-def _batch_size(cfg: InferConfig, device: torch.device) -> int:
-    """Tiles per model batch: the user's, else 16 on CUDA and 1 on a CPU (bounded memory)."""
-    return cfg.batch_size or (16 if device.type == "cuda" else 1)
-
-
 @torch.no_grad()
 def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mcfg, device: torch.device,
              amp: torch.dtype | None, out_dir: Path, key: str, show: bool) -> dict:
@@ -342,7 +330,7 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
         scenes_bar.update(1)
         timing["finish"] += time.perf_counter() - t0
 
-    batch_size = _batch_size(cfg, device)
+    batch_size = cfg.batch_size or (16 if device.type == "cuda" else 1)
     loader = tile_loader(todo, plan, mcfg.work_gsd_m, batch_size, cfg.workers, pin_memory=device.type == "cuda")
     for batch in loader:
         timing["read_in_workers"] += batch.read_s
