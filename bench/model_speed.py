@@ -1,11 +1,12 @@
 """Detector throughput in tiles per second at the working tile size (model + decode, no I/O).
 
 CPU with a fixed thread count in float32 and, where the CPU has native bf16, bfloat16; on CUDA
-with and without AMP when a GPU is present. The network is fused and channels-last, as infer.py runs it;
-with ``--compile`` each setting is also timed through ``torch.compile`` (inductor, sizes dynamic),
-the compile's own time printed apart. infer.py does not compile: on two CPU cores the model alone
-ran 1.3-1.6x faster compiled, but whole runs were no faster (BENCHMARKS.md, *torch.compile*). Settings take turns over ``--rounds`` rounds and the best round
-of each is printed, so a busy neighbour slows them all alike.
+with and without AMP when a GPU is present. The network is fused and channels-last, as infer.py
+runs it. With ``--compile`` each setting is also timed through ``torch.compile`` (inductor,
+dynamic sizes), the compile's own time printed apart; infer.py does not compile: on two CPU cores
+the model alone ran 1.3-1.6x faster compiled, but whole runs were no faster (BENCHMARKS.md,
+*torch.compile*). Settings take turns over ``--rounds`` rounds and the best round of each is
+printed, so a busy neighbour slows them all alike.
 
     python bench/model_speed.py --threads 2
     python bench/model_speed.py --model models/vostochny_default.pt --batch-sizes 1 --tile-px 1696 --compile --rounds 3
