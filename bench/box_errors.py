@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from eval_splits import SPLITS, split_scenes  # noqa: E402
 
 from detector.infer.predict import PredictConfig  # noqa: E402
-from detector.model.geometry import corners_to_obb, iou_matrix, obb_to_corners  # noqa: E402
+from detector.model.geometry import corners_to_obb, obb_to_corners, paired_iou  # noqa: E402
 from detector.model.network import load_model  # noqa: E402
 from detector.train.engine import evaluate_model  # noqa: E402
 from detector.train.evaluate import average_precision, match  # noqa: E402
@@ -57,8 +57,7 @@ def pairs(results, score_threshold: float) -> tuple[np.ndarray, np.ndarray]:
 
 def pass_share(pred: np.ndarray, true: np.ndarray) -> float:
     """Share of pairs whose oriented IoU reaches 0.5."""
-    ious = [iou_matrix(obb_to_corners(p[None]), obb_to_corners(t[None]))[0, 0] for p, t in zip(pred, true)]
-    return float(np.mean(np.asarray(ious) >= 0.5))
+    return float(np.mean(paired_iou(obb_to_corners(pred), obb_to_corners(true)) >= 0.5))
 
 
 def centre_offsets(pred: np.ndarray, true: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

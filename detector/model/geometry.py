@@ -98,11 +98,16 @@ def iou_matrix(corners_a: np.ndarray, corners_b: np.ndarray) -> np.ndarray:
     ia, ib = np.nonzero(touch)
     if ia.size == 0:
         return out
-    pa, pb = polygons(a), polygons(b)
-    inter = shapely.area(shapely.intersection(pa[ia], pb[ib]))
-    union = shapely.area(pa[ia]) + shapely.area(pb[ib]) - inter
-    out[ia, ib] = np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+    out[ia, ib] = paired_iou(a[ia], b[ib])
     return out
+
+
+def paired_iou(corners_a: np.ndarray, corners_b: np.ndarray) -> np.ndarray:
+    """Exact oriented IoU of box ``i`` of ``a`` with box ``i`` of ``b``, both (n, 4, 2): (n,)."""
+    pa, pb = polygons(corners_a), polygons(corners_b)
+    inter = shapely.area(shapely.intersection(pa, pb))
+    union = shapely.area(pa) + shapely.area(pb) - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
 def rotated_nms(corners: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
