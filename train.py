@@ -5,6 +5,7 @@
     python train.py --resume runs/synth/last.pt --data synth:2000 --out runs/synth
     python train.py --eval-only --model models/vostochny_default.pt --val truth:scenes
     python train.py --average runs/a/model.pt runs/b/model.pt --export runs/ab/model.pt
+    python train.py --teacher models/vostochny_default.pt --backbone regnet_x_400mf --data synth:2000 --out runs/student
     torchrun --nproc_per_node=2 train.py --data synth:2000 --device cpu --out runs/ddp
 
 Sources (``--data`` and ``--val``) are described in ``detector/sources.py``.
@@ -56,6 +57,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", default=ModelConfig.backbone,
                    help="trunk of a model from scratch: a torchvision ResNet (add _gn for GroupNorm), mobilenet_v3_* or regnet_*")
     p.add_argument("--fpn-channels", type=int, default=ModelConfig.fpn_channels, help="width of the FPN and head of a model from scratch")
+    p.add_argument("--teacher", type=Path, default=None,
+                   help="distil: also learn this trained checkpoint's head maps on every tile (detector/train/distill.py); a "
+                        "model from scratch takes the teacher's config but --backbone and --fpn-channels")
+    p.add_argument("--distill-weight", type=float, default=TrainConfig.distill_weight,
+                   help="weight of the distillation term against the labels' loss")
     p.add_argument("--work-gsd-max", type=float, default=None, metavar="M",
                    help="coarsest working GSD in metres, a part of the model's config: coarser scenes are "
                         f"interpolated up to it (default: the --init model's, else {ModelConfig.work_gsd_max_m})")
@@ -164,13 +170,17 @@ def main(args: argparse.Namespace) -> int:
     model_cfg = ModelConfig(backbone=args.backbone, fpn_channels=args.fpn_channels)
     cfg = TrainConfig(epochs=args.epochs, draws_per_epoch=args.draws_per_epoch, batch_size=args.batch_size, lr=args.lr,
                       tile_px=args.tile_px, workers=args.workers, seed=args.seed, amp=not args.no_amp,
-                      loss_weights=_loss_weights(args.loss_weights))
+                      loss_weights=_loss_weights(args.loss_weights), teacher=str(args.teacher or ""),
+                      distill_weight=args.distill_weight)
     try:
+        teacher_cfg = ModelConfig.from_dict(read_checkpoint(args.teacher)["config"]) if args.teacher is not None else None
         if args.resume is not None:  # the run's own configs win, so the data is the same
             state = read_checkpoint(args.resume)
             model_cfg, cfg = ModelConfig.from_dict(state["config"]), TrainConfig.from_dict(state["train_config"])
         elif args.init is not None:
             model_cfg = ModelConfig.from_dict(read_checkpoint(args.init)["config"])
+        elif teacher_cfg is not None:  # read scenes as the teacher does, so its maps are the ones it learned
+            model_cfg = replace(teacher_cfg, backbone=args.backbone, fpn_channels=args.fpn_channels)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -23,8 +23,9 @@ from ..model.network import ModelConfig, build, load_weights, read_checkpoint, s
 from ..model.precision import amp_dtype, autocast, describe
 from ..model.targets import detection_loss
 from .datasets import DrawSampler, TileDataset
+from .distill import distillation_loss, load_teacher
 
-LOG_TERMS = ("total", "heat", "offset", "size", "axis", "bow", "type", "envelope")
+LOG_TERMS = ("total", "heat", "offset", "size", "axis", "bow", "type", "envelope", "distill")
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class TrainConfig:
     channels_last: bool = True  # NHWC tensors: oneDNN's fast layout (bench/train_speed.py: 1.7x with bf16 on AMX)
     grad_clip: float = 10.0
     loss_weights: dict = field(default_factory=dict)  # overrides of targets.LOSS_WEIGHTS, e.g. {"type": 2.0}
+    teacher: str = ""  # a trained checkpoint whose head maps the model also learns (detector.train.distill); "" none
+    distill_weight: float = 1.0  # weight of the distillation term against the labels' loss
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -134,6 +137,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
         scheduler.load_state_dict(state["scheduler"])
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
+    teacher = load_teacher(cfg.teacher, dev, cfg.channels_last)[0] if cfg.teacher else None
     meta = dict(meta or {})
     meta.setdefault("precision", describe(amp))
     last = out_dir / "last.pt"
@@ -146,7 +150,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
         for images, targets in loader:
             images = images.to(dev, non_blocking=True).contiguous(memory_format=layout)
             targets = {k: v.to(dev, non_blocking=True) for k, v in targets.items()}
-            terms = train_step(ddp, optimizer, images, targets, amp, scaler, cfg.loss_weights, cfg.grad_clip)
+            terms = train_step(ddp, optimizer, images, targets, amp, scaler, cfg.loss_weights, cfg.grad_clip,
+                               teacher, cfg.distill_weight)
             scheduler.step()
             steps += 1
             for k in LOG_TERMS:
@@ -170,12 +175,22 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
 
 
 def train_step(model: torch.nn.Module, optimizer, images: torch.Tensor, targets: dict, amp: torch.dtype | None,
-               scaler=None, loss_weights: dict | None = None, grad_clip: float = TrainConfig.grad_clip) -> dict:
+               scaler=None, loss_weights: dict | None = None, grad_clip: float = TrainConfig.grad_clip,
+               teacher: torch.nn.Module | None = None, distill_weight: float = TrainConfig.distill_weight) -> dict:
     """One optimisation step: forward under autocast to ``amp`` (None: float32), loss, backward
-    (scaled when ``scaler`` is given), gradient clipping, optimizer step. Returns the loss terms."""
+    (scaled when ``scaler`` is given), gradient clipping, optimizer step. Returns the loss terms.
+
+    With a ``teacher``, the loss also holds ``distill_weight`` times the distance of the head's
+    maps from the teacher's on the same images (``detector.train.distill``).
+    """
     with autocast(images.device, amp):
         out = model(images)
+        if teacher is not None:
+            with torch.no_grad():
+                taught = teacher(images)
     terms = detection_loss(out, targets, loss_weights)
+    terms["distill"] = distillation_loss(out, taught) if teacher is not None else torch.zeros((), device=images.device)
+    terms["total"] = terms["total"] + distill_weight * terms["distill"]
     optimizer.zero_grad(set_to_none=True)
     params = [p for group in optimizer.param_groups for p in group["params"]]
     if scaler is not None:
