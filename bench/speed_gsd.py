@@ -105,7 +105,8 @@ def scene_table(args) -> tuple[list[str], dict]:
                 for tool in TOOLS:
                     if tool == "ours":
                         cmd = [sys.executable, str(ROOT / "infer.py"), str(tif), "--aoi", "whole", "--berths", "none",
-                               "--threads", str(args.threads), "--workers", "1", "--out", str(tmp / "ours"), "--fresh", "--quiet"]
+                               "--threads", str(args.threads), "--workers", "1", "--model", str(args.model),
+                               "--out", str(tmp / "ours"), "--fresh", "--quiet"]
                     else:
                         cmd = [sys.executable, __file__, "--threads", str(args.threads), "--yolo-weights", str(args.yolo_weights),
                                "--peer-once", tool, str(tif), str(tmp / f"{tool}.json")]
@@ -141,7 +142,7 @@ def tiles_table(args) -> tuple[list[str], dict]:
     torch.manual_seed(0)
     tile = torch.rand(1, 3, SLICE_PX, SLICE_PX)
     tile_u8 = (tile[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-    ours, cfg, _ = load_model(ROOT / "models" / "vostochny_default.pt")
+    ours, cfg, _ = load_model(args.model)
     ours = fuse_for_inference(ours).to(memory_format=torch.channels_last)
     cpu = torch.device("cpu")
     amp = amp_dtype(cpu, True)  # as infer.py runs it: bf16 where the CPU has it natively
@@ -164,7 +165,7 @@ def tiles_table(args) -> tuple[list[str], dict]:
         return sum(q.numel() for q in module.parameters()) / 1e6
 
     short = {"ours": "ours", "frcnn": "Faster R-CNN MobileNetV3-FPN", "yolo": "YOLO11n-OBB"}
-    names = {"ours": f"ours (ResNet-18 trunk, FPN, dense head), {millions(ours):.1f} M parameters, {describe(amp)}",
+    names = {"ours": f"ours ({cfg.backbone} trunk, FPN, dense head), {millions(ours):.1f} M parameters, {describe(amp)}",
              "frcnn": f"{short['frcnn']}, {millions(frcnn):.1f} M parameters",
              "yolo": f"{short['yolo']}, {millions(yolo.model):.1f} M parameters"}
     rates = {n: [] for n in names}
@@ -232,6 +233,7 @@ def main() -> int:
     p.add_argument("--seconds", type=float, default=10.0, help="seconds per model per round")
     p.add_argument("--skip-scenes", action="store_true", help="only the tiles-per-second table")
     p.add_argument("--work", type=Path, default=ROOT / "outputs" / "bench")
+    p.add_argument("--model", type=Path, default=ROOT / "models" / "vostochny_default.pt", help="our checkpoint to time")
     p.add_argument("--figure", type=Path, default=None, help="also draw the two tables into this PNG")
     p.add_argument("--yolo-weights", type=Path, default=ROOT / "outputs" / "bench" / "yolo" / "runs" / "budget" / "weights" / "last.pt")
     p.add_argument("--peer-once", nargs=3, metavar=("TOOL", "SCENE", "OUT_JSON"), help=argparse.SUPPRESS)
@@ -254,7 +256,8 @@ def main() -> int:
     print(f"\n{platform.processor() or platform.machine()}, {args.threads} threads, {os.cpu_count()} cores visible, no GPU used")
     print("\n".join(out))
     gsds = " ".join(f"{g:g}" for g in args.gsds)
-    print(f"\nreproduce: python bench/speed_gsd.py --threads {args.threads} --repeats {args.repeats} --size {args.size} "
+    model = "" if args.model == p.get_default("model") else f" --model {args.model}"
+    print(f"\nreproduce: python bench/speed_gsd.py{model} --threads {args.threads} --repeats {args.repeats} --size {args.size} "
           f"--gsds {gsds} --rounds {args.rounds} --seconds {args.seconds:g}{' --skip-scenes' if args.skip_scenes else ''}"
           f"{f' --figure {args.figure}' if args.figure else ''}")
     return 0
