@@ -177,6 +177,8 @@ def main(args: argparse.Namespace) -> int:
         if args.resume is not None:  # the run's own configs win, so the data is the same
             state = read_checkpoint(args.resume)
             model_cfg, cfg = ModelConfig.from_dict(state["config"]), TrainConfig.from_dict(state["train_config"])
+            if cfg.teacher:  # the run's teacher must still be there, or say so before training starts
+                read_checkpoint(cfg.teacher)
         elif args.init is not None:
             model_cfg = ModelConfig.from_dict(read_checkpoint(args.init)["config"])
         elif teacher_cfg is not None:  # read scenes as the teacher does, so its maps are the ones it learned

@@ -98,3 +98,11 @@ def test_train_cli_student_takes_the_teachers_config_but_its_trunk(clear_port, t
     cmd[cmd.index("--teacher") + 1] = str(tmp_path / "no-such-teacher.pt")
     refused = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert refused.returncode == 2 and "no-such-teacher.pt" in refused.stderr and "Traceback" not in refused.stderr
+
+    # A resumed run keeps its teacher; when that file is gone it says so before any training.
+    teacher_path.unlink()
+    resumed = subprocess.run([sys.executable, str(ROOT / "train.py"), "--resume", str(tmp_path / "student" / "last.pt"),
+                              "--data", f"truth:{clear_port['scenes']}",
+                              "--out", str(tmp_path / "student"), "--quiet"], cwd=tmp_path, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 2 and "teacher.pt" in resumed.stderr and "Traceback" not in resumed.stderr
