@@ -173,16 +173,15 @@ def main(args: argparse.Namespace) -> int:
                       loss_weights=_loss_weights(args.loss_weights), teacher=str(args.teacher or ""),
                       distill_weight=args.distill_weight)
     try:
-        teacher_cfg = ModelConfig.from_dict(read_checkpoint(args.teacher)["config"]) if args.teacher is not None else None
         if args.resume is not None:  # the run's own configs win, so the data is the same
             state = read_checkpoint(args.resume)
             model_cfg, cfg = ModelConfig.from_dict(state["config"]), TrainConfig.from_dict(state["train_config"])
-            if cfg.teacher:  # the run's teacher must still be there, or say so before training starts
-                read_checkpoint(cfg.teacher)
         elif args.init is not None:
             model_cfg = ModelConfig.from_dict(read_checkpoint(args.init)["config"])
-        elif teacher_cfg is not None:  # read scenes as the teacher does, so its maps are the ones it learned
-            model_cfg = replace(teacher_cfg, backbone=args.backbone, fpn_channels=args.fpn_channels)
+        if cfg.teacher:  # the given or the resumed run's teacher: a missing or foreign file is named before training
+            teacher_cfg = ModelConfig.from_dict(read_checkpoint(cfg.teacher)["config"])
+            if args.resume is None and args.init is None:  # from scratch: read scenes as the teacher learned them
+                model_cfg = replace(teacher_cfg, backbone=args.backbone, fpn_channels=args.fpn_channels)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -73,7 +73,7 @@ def test_a_student_trained_on_the_teacher_alone_comes_closer_to_it(clear_port, t
                for r in rows)
     assert float(rows[-1]["loss_distill"]) < float(rows[0]["loss_distill"])
 
-    teacher, _ = load_teacher(tiny_model["path"], torch.device("cpu"), channels_last=False)
+    teacher = load_teacher(tiny_model["path"], torch.device("cpu"), torch.contiguous_format)
     student, scfg, _ = load_model(last)
     assert scfg.backbone == "regnet_x_400mf"
     images = torch.stack([dataset[(i % len(labelled), 99, 0, i)][0] for i in range(8)])  # tiles of a seed it never drew

@@ -14,20 +14,17 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
-from ..model.network import ModelConfig, OrientedDetector, fuse_for_inference, load_model
+from ..model.network import OrientedDetector, fuse_for_inference, load_model
 
 # Regression maps matched to the teacher's, in the order of the network's head.
 MATCHED_MAPS = ("offset", "size", "axis", "bow")
 
 
-def load_teacher(path, device: torch.device, channels_last: bool = True) -> tuple[OrientedDetector, ModelConfig]:
-    """The frozen teacher of ``path`` (a checkpoint of ours), fused for inference on ``device``."""
-    teacher, cfg, _ = load_model(path)
-    teacher = fuse_for_inference(teacher)
-    for p in teacher.parameters():
-        p.requires_grad_(False)
-    layout = torch.channels_last if channels_last else torch.contiguous_format
-    return teacher.to(device, memory_format=layout), cfg
+def load_teacher(path, device: torch.device, memory_format: torch.memory_format = torch.channels_last) -> OrientedDetector:
+    """The frozen teacher of ``path`` (a checkpoint of ours), fused for inference on ``device``
+    in the student's ``memory_format``."""
+    teacher = fuse_for_inference(load_model(path)[0]).requires_grad_(False)
+    return teacher.to(device, memory_format=memory_format)
 
 
 def distillation_loss(student: dict[str, torch.Tensor], teacher: dict[str, torch.Tensor]) -> torch.Tensor:
@@ -35,16 +32,13 @@ def distillation_loss(student: dict[str, torch.Tensor], teacher: dict[str, torch
 
     Zero when the student's maps equal the teacher's. Gradients flow into ``student`` only.
     """
-    t_heat = torch.sigmoid(teacher["heat"].float()).detach()
+    taught = {k: v.detach().float() for k, v in teacher.items()}
+    t_heat = torch.sigmoid(taught["heat"])
     s_logit = student["heat"].float()
     gap = (torch.sigmoid(s_logit) - t_heat).abs()
-    heat = (F.binary_cross_entropy_with_logits(s_logit, t_heat, reduction="none") * gap.pow(2)).sum()
     # Zero gap makes the heat term exactly 0; the cross-entropy's own floor (the teacher's entropy) is scaled away.
-    mass = t_heat.sum().clamp(min=1.0)
-    loss = heat / mass
+    loss = (F.binary_cross_entropy_with_logits(s_logit, t_heat, reduction="none") * gap.pow(2)).sum()
     for name in MATCHED_MAPS:
-        diff = F.smooth_l1_loss(student[name].float(), teacher[name].float().detach(), reduction="none", beta=0.1)
-        loss = loss + (diff * t_heat).sum() / mass
-    t_type = torch.sigmoid(teacher["type"].float()).detach()
-    type_gap = (torch.sigmoid(student["type"].float()) - t_type).abs()
-    return loss + (type_gap * t_heat).sum() / mass
+        loss = loss + (F.smooth_l1_loss(student[name].float(), taught[name], reduction="none", beta=0.1) * t_heat).sum()
+    type_gap = (torch.sigmoid(student["type"].float()) - torch.sigmoid(taught["type"])).abs()
+    return (loss + (type_gap * t_heat).sum()) / t_heat.sum().clamp(min=1.0)

@@ -137,7 +137,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
         scheduler.load_state_dict(state["scheduler"])
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
-    teacher = load_teacher(cfg.teacher, dev, cfg.channels_last)[0] if cfg.teacher else None
+    teacher = load_teacher(cfg.teacher, dev, layout) if cfg.teacher else None
     meta = dict(meta or {})
     meta.setdefault("precision", describe(amp))
     last = out_dir / "last.pt"
