@@ -10,6 +10,7 @@ printed, so a busy neighbour slows them all alike.
 
     python bench/model_speed.py --threads 2
     python bench/model_speed.py --model models/vostochny_default.pt --batch-sizes 1 --tile-px 1696 --compile --rounds 3
+    python bench/model_speed.py --backbone regnet_x_400mf --batch-sizes 1 --tile-px 1024 --rounds 3 --seconds 4
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from detector.model.precision import autocast, cpu_has_native_bf16, describe  # 
 def get_args_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", type=Path, default=None, help="checkpoint (default: an untrained default network)")
+    p.add_argument("--backbone", default=ModelConfig.backbone, help="trunk of the untrained network timed without --model")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--batch-sizes", type=int, nargs="*", default=[1, 4, 8])
     p.add_argument("--tile-px", type=int, default=None, help="default: the model's working tile")
@@ -75,7 +77,7 @@ def main(args) -> None:
     if args.model:
         model, cfg, _ = load_model(args.model)
     else:
-        cfg = ModelConfig()
+        cfg = ModelConfig(backbone=args.backbone)
         model = build(cfg).eval()
     tile = args.tile_px or cfg.tile_px
     print(f"# {cfg.backbone} detector, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, tile {tile} px")
