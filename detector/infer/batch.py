@@ -23,6 +23,7 @@ from ..io.georef import metres_per_degree
 from ..io.scene import Scene, ShadowReach
 from ..io.sun import shadow_direction, sun_position
 from ..io.tiles import DEFAULT_OVERLAP_M, Tile
+from .resample import to_working
 
 # Cloud bases from which shadows are looked for on a berth: low and middle clouds (Fmask sweeps
 # 0.2-12 km; higher clouds are thin cirrus that rarely hide a hull), and the farthest a shadow is
@@ -78,7 +79,9 @@ class TileBatch:
     """Images (n, 3, rows, cols) with (scene index, tile) keys, new headers, and failures.
 
     Tiles of one batch share their padded size: full tiles are ``tile_px`` square, a scene
-    smaller than a tile is one tile of its own size (padded to a multiple of 16 px).
+    smaller than a tile is one tile of its own size (padded to a multiple of 16 px). Tiles that
+    the model sees finer than the scene's pixels come at native size instead (``work_hw`` set):
+    :meth:`model_input` upsamples them where the model runs.
     """
 
     images: torch.Tensor
@@ -86,11 +89,40 @@ class TileBatch:
     headers: list[SceneHeader]
     failed: list[tuple[int, str]]
     read_s: float
+    work_hw: tuple[int, int] | None = None  # working size (rows, cols) of native images; None: already working
+    valid: torch.Tensor | None = None  # (n, rows, cols) bool for native images with invalid pixels
 
     def pin_memory(self) -> "TileBatch":
         """Called by the DataLoader when ``pin_memory`` is on (CUDA), for faster copies."""
         self.images = self.images.pin_memory()
+        self.valid = None if self.valid is None else self.valid.pin_memory()
         return self
+
+    def model_input(self, device: torch.device) -> torch.Tensor:
+        """The batch on ``device`` at the working GSD, padded to a multiple of 16 px, channels-last."""
+        x = self.images.to(device, non_blocking=True)
+        if self.work_hw is not None:
+            valid = None if self.valid is None else self.valid.to(device, non_blocking=True)
+            x = to_working(x, valid, self.work_hw, padded_hw(self.work_hw))
+        return x.contiguous(memory_format=torch.channels_last)
+
+
+def padded_hw(hw: tuple[int, int], multiple: int = PAD_MULTIPLE_PX) -> tuple[int, int]:
+    """``hw`` rounded up to a multiple of ``multiple`` on each side."""
+    return tuple(-(-n // multiple) * multiple for n in hw)
+
+
+def read_for_model(scene: Scene, tile: Tile, tile_px: int) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int] | None]:
+    """What a reading worker passes on for ``tile``: (image, valid, work_hw).
+
+    A tile the model sees finer than the scene's pixels comes at native size with its validity
+    (None when all valid) and its working size; any other is read at the working GSD, padded
+    to a multiple of 16 px (valid and work_hw None).
+    """
+    if tile.upsamples:
+        image, valid = scene.read_native(tile)
+        return image, (None if valid.all() else valid), (tile.out_height, tile.out_width)
+    return scene.read_tile(tile, tile_px, PAD_MULTIPLE_PX)[0], None, None
 
 
 def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
@@ -159,13 +191,16 @@ class TileStream(IterableDataset):
         info = get_worker_info()
         mine = self.jobs if info is None else self.jobs[info.id::info.num_workers]
         tile_px = self.cfg.tile_px
-        images, keys, headers, failed, read_s = [], [], [], [], 0.0
+        images, valids, keys, headers, failed, read_s = [], [], [], [], [], 0.0
+        kind = None  # (image shape, working size, has a validity mask): what one batch shares
 
         def flush():
-            nonlocal images, keys, headers, failed, read_s
+            nonlocal images, valids, keys, headers, failed, read_s
             x = torch.from_numpy(np.stack(images)) if images else torch.zeros((0, 3, tile_px, tile_px))
-            out = TileBatch(x, keys, headers, failed, read_s)
-            images, keys, headers, failed, read_s = [], [], [], [], 0.0
+            work_hw = kind[1] if images else None
+            valid = torch.from_numpy(np.stack(valids)) if images and kind[2] else None
+            out = TileBatch(x, keys, headers, failed, read_s, work_hw, valid)
+            images, valids, keys, headers, failed, read_s = [], [], [], [], [], 0.0
             return out
 
         for job in mine:
@@ -179,11 +214,15 @@ class TileStream(IterableDataset):
             try:
                 for tile in header.tiles:
                     t0 = time.perf_counter()
-                    image = scene.read_tile(tile, tile_px, PAD_MULTIPLE_PX)[0]
+                    image, valid, work_hw = read_for_model(scene, tile, tile_px)
                     read_s += time.perf_counter() - t0
-                    if images and image.shape != images[0].shape:
-                        yield flush()  # tensors of one batch must share a size
+                    this = (image.shape, work_hw, valid is not None)
+                    if images and this != kind:
+                        yield flush()  # tensors of one batch must share a size and a treatment
+                    kind = this
                     images.append(image)
+                    if valid is not None:
+                        valids.append(valid)
                     keys.append((job.index, tile))
                     if len(images) == self.batch_size:
                         yield flush()

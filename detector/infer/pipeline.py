@@ -345,7 +345,7 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
                 finish(h.job.index)
         if batch.keys:
             t0 = time.perf_counter()
-            x = batch.images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            x = batch.model_input(device)
             with autocast(device, amp):
                 out = model(x)
             dets = decode(out, mcfg.stride, cfg.score_threshold)

@@ -18,6 +18,7 @@ from ..io.tiles import DEFAULT_OVERLAP_M, Tile
 from ..model.geometry import obb_to_corners, rotated_nms, touches_border
 from ..model.network import ModelConfig, TileDetections, decode
 from ..model.precision import amp_dtype, autocast
+from .resample import to_working
 
 EDGE_MARGIN_PX = 1.0  # a hull within this many working pixels of an inner tile edge is cut by it
 
@@ -85,6 +86,17 @@ def merge(parts: list[SceneDetections], nms_iou: float, work_gsd_m: float) -> Sc
     return merged.subset(rotated_nms(merged.corners, merged.score, nms_iou))
 
 
+def working_tile(scene: Scene, tile: Tile, tile_px: int) -> torch.Tensor:
+    """``tile`` as the model sees it, float32 (3, tile_px, tile_px), read as ``infer.py``'s
+    workers read it: a tile finer than the scene's pixels is read native and upsampled by
+    ``resample.to_working``, any other resampled by GDAL."""
+    if tile.upsamples:
+        native, valid = scene.read_native(tile)
+        mask = None if valid.all() else torch.from_numpy(valid)[None]
+        return to_working(torch.from_numpy(native)[None], mask, (tile.out_height, tile.out_width), (tile_px, tile_px))[0]
+    return torch.from_numpy(scene.read_tile(tile, tile_px)[0])
+
+
 @torch.no_grad()
 def predict_scene(model: torch.nn.Module, cfg: ModelConfig, scene: Scene, pcfg: PredictConfig = PredictConfig(),
                   area_px=None, device: str | torch.device = "cpu", progress=None) -> SceneDetections:
@@ -100,8 +112,8 @@ def predict_scene(model: torch.nn.Module, cfg: ModelConfig, scene: Scene, pcfg: 
     amp = amp_dtype(device, pcfg.amp)
     for start in range(0, len(tiles), pcfg.batch_size):
         batch = tiles[start:start + pcfg.batch_size]
-        images = np.stack([scene.read_tile(t, cfg.tile_px)[0] for t in batch])
-        x = torch.from_numpy(images).to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        images = torch.stack([working_tile(scene, t, cfg.tile_px) for t in batch])
+        x = images.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
         with autocast(device, amp):
             out = model(x)
         for tile, dets in zip(batch, decode(out, cfg.stride, pcfg.score_threshold)):

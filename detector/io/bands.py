@@ -81,10 +81,15 @@ class Stretch:
 
     def apply(self, data: np.ndarray) -> np.ndarray:
         """Map ``data`` (bands, rows, cols) in file units to float32 in [0, 1]."""
+        out = self.linear(data)
+        return np.clip(out, 0.0, 1.0, out=out)
+
+    def linear(self, data: np.ndarray) -> np.ndarray:
+        """The stretch without its clip to [0, 1], float32: a linear map, so it commutes with
+        bilinear resampling (resample, then clip, as :meth:`apply` after GDAL's resampling)."""
         lo = np.asarray(self.lo, np.float32)[:, None, None]
         span = np.asarray(self.hi, np.float32)[:, None, None] - lo
-        out = (data.astype(np.float32, copy=False) - lo) / span
-        return np.clip(out, 0.0, 1.0, out=out)
+        return (data.astype(np.float32, copy=False) - lo) / span
 
 
 def robust_stretch(sample: np.ndarray, valid: np.ndarray, percentiles=(2.0, 98.0)) -> Stretch:

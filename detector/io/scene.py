@@ -245,6 +245,23 @@ class Scene:
             rgb = np.repeat(rgb, 3, axis=0)
         return rgb, valid
 
+    def read_native(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
+        """Read ``tile``'s window at the scene's own pixels for resampling by the caller.
+
+        For tiles the model sees at a finer GSD than the scene's (:func:`upsamples`): reading
+        at native size is cheap, and the bilinear upsampling to the working size can then run
+        where the model runs (``detector.infer.resample``), on a quarter of the bytes for a 10 m
+        scene read at 5 m. Returns the stretch *without* its clip (:meth:`Stretch.linear`, so
+        that resampling and clipping happen in GDAL's order), float32 (3, rows, cols), 0 where
+        invalid, and the bool validity (rows, cols).
+        """
+        data, valid = self._read_raw(Window(tile.col_off, tile.row_off, tile.width, tile.height), (tile.height, tile.width))
+        lin = self.info.stretch.linear(data)
+        lin[:, ~valid] = 0.0
+        if lin.shape[0] == 1:
+            lin = np.repeat(lin, 3, axis=0)
+        return lin, valid
+
     def read_box(self, bounds_px: tuple[int, int, int, int], out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`read` for the scene-pixel box (col0, row0, col1, row1), max exclusive."""
         col0, row0, col1, row1 = bounds_px

@@ -47,6 +47,14 @@ class Tile:
         """Scene pixels per working pixel along rows."""
         return self.height / self.out_height
 
+    @property
+    def upsamples(self) -> bool:
+        """Whether the working pixels are finer than the scene's along an axis (and coarser along
+        none): the model sees an interpolated window, which ``Scene.read_native`` leaves to the
+        model's side (4x fewer pixels to read and pass on for a 10 m scene read at 5 m)."""
+        return self.out_width >= self.width and self.out_height >= self.height and (
+            self.out_width > self.width or self.out_height > self.height)
+
     def to_scene_px(self, x_work, y_work):
         """Working-pixel coordinates inside this tile to scene-pixel coordinates."""
         return self.col_off + x_work * self.scale_x, self.row_off + y_work * self.scale_y
