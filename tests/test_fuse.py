@@ -1,0 +1,39 @@
+"""The network as inference runs it (``fuse_for_inference``) computes what the trained one does."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+from detector.model.network import ModelConfig, build, fuse_for_inference
+
+
+@pytest.mark.parametrize("backbone", ["resnet18", "regnet_x_400mf"])
+def test_fused_network_gives_the_same_maps_with_fewer_layers(backbone):
+    torch.manual_seed(0)
+    model = build(ModelConfig(backbone=backbone))
+    # BatchNorms with statistics of their own, as after training, so that folding them matters.
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    model.eval()
+    x = torch.rand(2, 3, 128, 96)
+    with torch.no_grad():
+        before = model(x)
+        fused = fuse_for_inference(model)
+        after = fused(x)
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in fused.modules())
+    for name, value in before.items():
+        assert torch.allclose(value, after[name], atol=1e-4, rtol=1e-4), name
+    if backbone == "resnet18":  # the stem pools before its ReLU: the ReLU runs on a quarter of the pixels
+        kinds = [type(m) for m in fused.stem]
+        assert kinds.index(nn.MaxPool2d) < kinds.index(nn.ReLU)
+
+
+def test_only_a_model_in_eval_mode_is_fused():
+    with pytest.raises(ValueError, match="eval mode"):
+        fuse_for_inference(build(ModelConfig()).train())
