@@ -248,7 +248,7 @@ class Scene:
     def read_native(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
         """Read ``tile``'s window at the scene's own pixels for resampling by the caller.
 
-        For tiles the model sees at a finer GSD than the scene's (:func:`upsamples`): reading
+        For tiles the model sees at a finer GSD than the scene's (``Tile.upsamples``): reading
         at native size is cheap, and the bilinear upsampling to the working size can then run
         where the model runs (``detector.infer.resample``), on a quarter of the bytes for a 10 m
         scene read at 5 m. Returns the stretch *without* its clip (:meth:`Stretch.linear`, so
