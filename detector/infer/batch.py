@@ -23,7 +23,7 @@ from ..io.georef import metres_per_degree
 from ..io.scene import Scene, ShadowReach
 from ..io.sun import shadow_direction, sun_position
 from ..io.tiles import DEFAULT_OVERLAP_M, Tile
-from .resample import to_working
+from .resample import read_for_model, to_working
 
 # Cloud bases from which shadows are looked for on a berth: low and middle clouds (Fmask sweeps
 # 0.2-12 km; higher clouds are thin cirrus that rarely hide a hull), and the farthest a shadow is
@@ -110,19 +110,6 @@ class TileBatch:
 def padded_hw(hw: tuple[int, int], multiple: int = PAD_MULTIPLE_PX) -> tuple[int, int]:
     """``hw`` rounded up to a multiple of ``multiple`` on each side."""
     return tuple(-(-n // multiple) * multiple for n in hw)
-
-
-def read_for_model(scene: Scene, tile: Tile, tile_px: int) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int] | None]:
-    """What a reading worker passes on for ``tile``: (image, valid, work_hw).
-
-    A tile the model sees finer than the scene's pixels comes at native size with its validity
-    (None when all valid) and its working size; any other is read at the working GSD, padded
-    to a multiple of 16 px (valid and work_hw None).
-    """
-    if tile.upsamples:
-        image, valid = scene.read_native(tile)
-        return image, (None if valid.all() else valid), (tile.out_height, tile.out_width)
-    return scene.read_tile(tile, tile_px, PAD_MULTIPLE_PX)[0], None, None
 
 
 def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
@@ -214,7 +201,7 @@ class TileStream(IterableDataset):
             try:
                 for tile in header.tiles:
                     t0 = time.perf_counter()
-                    image, valid, work_hw = read_for_model(scene, tile, tile_px)
+                    image, valid, work_hw = read_for_model(scene, tile, tile_px, PAD_MULTIPLE_PX)
                     read_s += time.perf_counter() - t0
                     this = (image.shape, work_hw, valid is not None)
                     if images and this != kind:

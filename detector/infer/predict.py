@@ -18,7 +18,7 @@ from ..io.tiles import DEFAULT_OVERLAP_M, Tile
 from ..model.geometry import obb_to_corners, rotated_nms, touches_border
 from ..model.network import ModelConfig, TileDetections, decode
 from ..model.precision import amp_dtype, autocast
-from .resample import to_working
+from .resample import read_for_model, to_working
 
 EDGE_MARGIN_PX = 1.0  # a hull within this many working pixels of an inner tile edge is cut by it
 
@@ -90,11 +90,12 @@ def working_tile(scene: Scene, tile: Tile, tile_px: int) -> torch.Tensor:
     """``tile`` as the model sees it, float32 (3, tile_px, tile_px), read as ``infer.py``'s
     workers read it: a tile finer than the scene's pixels is read native and upsampled by
     ``resample.to_working``, any other resampled by GDAL."""
-    if tile.upsamples:
-        native, valid = scene.read_native(tile)
-        mask = None if valid.all() else torch.from_numpy(valid)[None]
-        return to_working(torch.from_numpy(native)[None], mask, (tile.out_height, tile.out_width), (tile_px, tile_px))[0]
-    return torch.from_numpy(scene.read_tile(tile, tile_px)[0])
+    image, valid, work_hw = read_for_model(scene, tile, tile_px, None)
+    x = torch.from_numpy(image)
+    if work_hw is None:
+        return x
+    mask = None if valid is None else torch.from_numpy(valid)[None]
+    return to_working(x[None], mask, work_hw, (tile_px, tile_px))[0]
 
 
 @torch.no_grad()

@@ -1,4 +1,7 @@
-"""Upsample native-resolution tiles to the working GSD where the model runs.
+"""How a tile reaches the model at the working GSD: the one place that decides it, for
+``infer.py``'s reading workers (``batch.py``) and for evaluation (``predict.py``) alike.
+
+Tiles the model sees finer than the scene's pixels are upsampled where the model runs.
 
 A 10 m scene is read at 5 m: GDAL's bilinear ``out_shape`` reads in the reading worker cost
 about 0.1 s a 1,696 px tile on one core and passed 4x the pixels to the model's process. The
@@ -13,8 +16,27 @@ neighbouring tile).
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+
+from ..io.scene import Scene
+from ..io.tiles import Tile
+
+
+def read_for_model(scene: Scene, tile: Tile, tile_px: int, pad_multiple: int | None) -> tuple[np.ndarray, np.ndarray | None, tuple[int, int] | None]:
+    """``tile`` as a reader passes it on: (image, valid, work_hw).
+
+    A tile the model sees finer than the scene's pixels (``Tile.upsamples``) comes at native
+    size with its validity (None when all valid) and its working size (rows, cols), for
+    :func:`to_working`; any other is read at the working GSD by GDAL, padded as
+    ``Scene.read_tile`` pads (to a multiple of ``pad_multiple``, or to ``tile_px`` square when
+    None), with valid and work_hw None.
+    """
+    if tile.upsamples:
+        image, valid = scene.read_native(tile)
+        return image, (None if valid.all() else valid), (tile.out_height, tile.out_width)
+    return scene.read_tile(tile, tile_px, pad_multiple)[0], None, None
 
 
 def to_working(native: torch.Tensor, valid: torch.Tensor | None, work_hw: tuple[int, int], pad_to_hw: tuple[int, int]) -> torch.Tensor:

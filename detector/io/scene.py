@@ -239,11 +239,7 @@ class Scene:
         """
         shrink = window.width / out_shape[1] > 1.0 or window.height / out_shape[0] > 1.0
         data, valid = self._read_raw(window, out_shape, Resampling.average if shrink else Resampling.bilinear)
-        rgb = self.info.stretch.apply(data)
-        rgb[:, ~valid] = 0.0
-        if rgb.shape[0] == 1:
-            rgb = np.repeat(rgb, 3, axis=0)
-        return rgb, valid
+        return _as_rgb(self.info.stretch.apply(data), valid), valid
 
     def read_native(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
         """Read ``tile``'s window at the scene's own pixels for resampling by the caller.
@@ -256,11 +252,7 @@ class Scene:
         invalid, and the bool validity (rows, cols).
         """
         data, valid = self._read_raw(Window(tile.col_off, tile.row_off, tile.width, tile.height), (tile.height, tile.width))
-        lin = self.info.stretch.linear(data)
-        lin[:, ~valid] = 0.0
-        if lin.shape[0] == 1:
-            lin = np.repeat(lin, 3, axis=0)
-        return lin, valid
+        return _as_rgb(self.info.stretch.linear(data), valid), valid
 
     def read_box(self, bounds_px: tuple[int, int, int, int], out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Like :meth:`read` for the scene-pixel box (col0, row0, col1, row1), max exclusive."""
@@ -401,6 +393,13 @@ class Scene:
         region = None if area_px is None else tuple(math.floor(v) if i < 2 else math.ceil(v) for i, v in enumerate(area_px.bounds))
         tiles = tile_grid(info.width, info.height, info.gsd_x_m, info.gsd_y_m, work_gsd_m, tile_px, overlap_m, region, fit)
         return tiles if area_px is None else tiles_touching(tiles, area_px)
+
+
+def _as_rgb(values: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Stretched band values (bands, rows, cols) as the model's three channels: 0 where not
+    ``valid``, a panchromatic band repeated three times."""
+    values[:, ~valid] = 0.0
+    return np.repeat(values, 3, axis=0) if values.shape[0] == 1 else values
 
 
 def _white(data: np.ndarray, dtype: str) -> np.ndarray:
