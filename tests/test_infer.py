@@ -112,8 +112,8 @@ def test_output_files_follow_the_documented_contract(port, single_run):
     assert record["model"]["sha256"] == hashlib.sha256(Path(port["model"]).read_bytes()).hexdigest()
     assert [s["status"] for s in record["scenes"]] == ["ok"] * 3
     for s in record["scenes"]:
-        png = single_run / "quicklooks" / f"{s['scene']}.png"
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        picture = single_run / "quicklooks" / f"{s['scene']}.jpg"
+        assert picture.read_bytes()[:3] == b"\xff\xd8\xff"  # a JPEG
     inputs = sorted(port["scenes"].glob("*.tif"))
     assert all(p.stat().st_size > 0 for p in inputs)  # inputs untouched
 

@@ -384,7 +384,7 @@ def _scene_result(p: _Pending, cfg: InferConfig, out_dir: Path) -> dict:
     features = [geojson_feature(r, scene.georef) for r in rows] if scene.georef is not None else []
     counts = count_rows(h.job.name, when, rows, [(pb.berth.name, pb.berth.kind) for pb in h.placed], h.shares)
     if cfg.quicklooks:
-        _quicklook(out_dir / "quicklooks" / f"{h.job.name}.png", h, rows, when)
+        _quicklook(out_dir / "quicklooks" / f"{h.job.name}.jpg", h, rows, when)
     return {
         "scene": h.job.name, "path": h.job.path, "status": "ok", "error": None, "datetime": when, "crs": info.crs,
         "gsd_m": round(info.gsd_m, 4), "work_gsd_m": h.work_gsd_m, "tiles": len(h.tiles),

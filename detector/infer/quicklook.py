@@ -1,30 +1,32 @@
 """Quicklook pictures: the searched area with each vessel's outline, hull class and length.
 
-Drawn with matplotlib (Agg, no display) because labels need text: its wheel carries its own
-DejaVu fonts, so nothing is downloaded. Tankers red, other vessels cyan, bow end yellow,
-berths dashed white.
+Drawn with Pillow straight onto the picture's pixels: one per scene, so its cost adds up over a
+batch job. matplotlib took 1.4 s a scene here (0.6 s to import, 0.8 s to lay out, rasterise
+and encode a 1,200 px figure as PNG); Pillow draws it in about 0.1 s and writes a JPEG. Its wheel carries its own scalable font
+(``ImageFont.load_default``), so nothing is downloaded and no display is needed. Tankers red,
+other vessels cyan, bow end yellow, berths dashed white.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 
-import matplotlib
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
-matplotlib.use("Agg")  # files only; never open a window (batch jobs have no display)
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Polygon as PolygonPatch  # noqa: E402
+from ..io.atomic import atomic_path
+from ..io.records import POLYGON_COLUMNS
 
-from ..io.atomic import atomic_path  # noqa: E402
-from ..io.records import POLYGON_COLUMNS  # noqa: E402
-
-TANKER = "#ff3c28"
-OTHER = "#28c8ff"
-BOW = "#fff000"
-BERTH = "white"
+TANKER = (255, 60, 40)
+OTHER = (40, 200, 255)
+BOW = (255, 240, 0)
+BERTH = (255, 255, 255)
+TITLE_PX = 50  # height of the white strip above the picture that carries the title
+MIN_SIZE_PX = (480, 360)  # the legend and title need this much room
+LABEL_BOX = (0, 0, 0, 128)  # half-transparent black behind labels, so they read on bright water and land
+DASH_PX = (6, 4)  # berth outline: drawn, skipped
 
 
 def _scale_bar_m(width_m: float) -> float:
@@ -34,53 +36,100 @@ def _scale_bar_m(width_m: float) -> float:
     return max(m * base for m in (1, 2, 5) if m * base <= target)
 
 
+def _dashed(draw: ImageDraw.ImageDraw, xy: np.ndarray, colour, width: int) -> None:
+    """A dashed polyline through ``xy`` (n, 2) picture pixels; the dash pattern runs on across vertices."""
+    on, off = DASH_PX
+    phase = 0.0
+    for (x0, y0), (x1, y1) in zip(xy[:-1], xy[1:]):
+        length = math.hypot(x1 - x0, y1 - y0)
+        s = -phase
+        while s < length:
+            a, b = max(s, 0.0), min(s + on, length)
+            if b > a:
+                t0, t1 = a / length, b / length
+                draw.line([(x0 + (x1 - x0) * t0, y0 + (y1 - y0) * t0), (x0 + (x1 - x0) * t1, y0 + (y1 - y0) * t1)],
+                          fill=colour, width=width)
+            s += on + off
+        phase = (length + phase) % (on + off)
+
+
+def _label(draw: ImageDraw.ImageDraw, boxes: ImageDraw.ImageDraw, xy: tuple[float, float], text: str, colour,
+           font: ImageFont.FreeTypeFont, anchor: str = "lm") -> None:
+    """``text`` at ``xy`` in ``colour`` over a half-transparent box (drawn on the ``boxes`` layer)."""
+    left, top, right, bottom = draw.textbbox(xy, text, font=font, anchor=anchor)
+    boxes.rectangle((left - 2, top - 1, right + 1, bottom + 1), fill=LABEL_BOX)
+    draw.text(xy, text, fill=colour, font=font, anchor=anchor)
+
+
 def draw_quicklook(path: str | os.PathLike, rgb: np.ndarray, origin_px: tuple[float, float], scale: float,
                    gsd_m: float, vessels: list[dict], berths_px: list[tuple[str, object]], title: str) -> None:
-    """Write a PNG of ``rgb`` (3, H, W in [0, 1]) with ``vessels`` (detections.csv rows) drawn on it.
+    """Write a JPEG (or, for a ``.png`` path, a PNG) of ``rgb`` (3, H, W in [0, 1]) with ``vessels`` (detections.csv rows) drawn on it.
 
     ``origin_px`` is the scene pixel of the picture's top-left corner and ``scale`` picture
-    pixels per scene pixel; ``berths_px`` are (name, shapely geometry in scene pixels).
+    pixels per scene pixel; ``berths_px`` are (name, shapely geometry in scene pixels). The
+    picture is ``rgb`` pixel for pixel below a title strip (``TITLE_PX``), widened and
+    heightened with black to at least ``MIN_SIZE_PX`` so the legend fits.
     """
     height, width = rgb.shape[1:]
-    dpi = 100
-    fig = Figure(figsize=(max(width, 480) / dpi, max(height, 360) / dpi + 0.5), dpi=dpi)
-    ax = fig.add_axes((0, 0, 1, height / (height + 50)))
-    ax.imshow(np.clip(rgb.transpose(1, 2, 0), 0, 1), interpolation="nearest")
-    ax.set_xlim(-0.5, width - 0.5)
-    ax.set_ylim(height - 0.5, -0.5)
-    ax.set_axis_off()
+    canvas_w, canvas_h = max(width, MIN_SIZE_PX[0]), max(height, MIN_SIZE_PX[1])
+    picture = Image.new("RGB", (canvas_w, canvas_h + TITLE_PX), "white")
+    picture.paste(Image.new("RGB", (canvas_w, canvas_h), "black"), (0, TITLE_PX))
+    pixels = (np.clip(rgb.transpose(1, 2, 0), 0, 1) * 255 + 0.5).astype(np.uint8)
+    picture.paste(Image.fromarray(pixels, "RGB"), (0, TITLE_PX))
+    # Labels' boxes go on their own layer, composited once: Pillow blends a half-transparent fill
+    # only when it is drawn onto an RGBA layer.
+    box_layer = Image.new("RGBA", picture.size, (0, 0, 0, 0))
+    boxes = ImageDraw.Draw(box_layer)
+    text_layer = Image.new("RGBA", picture.size, (0, 0, 0, 0))
+    draw = ImageDraw.Draw(text_layer)
+    lines = ImageDraw.Draw(picture)
+    small, medium = ImageFont.load_default(size=10), ImageFont.load_default(size=12)
 
     def to_pic(xy):
         xy = np.asarray(xy, float)
-        return np.column_stack([(xy[:, 0] - origin_px[0]) * scale, (xy[:, 1] - origin_px[1]) * scale])
+        return np.column_stack([(xy[:, 0] - origin_px[0]) * scale, (xy[:, 1] - origin_px[1]) * scale + TITLE_PX])
 
     for name, outline in berths_px:
         for poly in getattr(outline, "geoms", [outline]):
             xy = to_pic(np.asarray(poly.exterior.coords))
-            ax.plot(xy[:, 0], xy[:, 1], ls="--", lw=1.0, color=BERTH, alpha=0.8)
+            _dashed(lines, xy, BERTH, 1)
             # Inside the outline's top-left corner, clamped into the picture, so it is never cut off.
             x = min(max(xy[:, 0].min(), 0) + 3, width - 60)
-            y = min(max(xy[:, 1].min(), 0) + 3, height - 12)
-            ax.text(x, y, name, color=BERTH, fontsize=7, va="top")
+            y = min(max(xy[:, 1].min(), TITLE_PX) + 3, height + TITLE_PX - 12)
+            draw.text((x, y), name, fill=BERTH, font=small)
     for v in vessels:
         corners = to_pic(np.array([float(v[c]) for c in POLYGON_COLUMNS]).reshape(4, 2))
         colour = TANKER if v["vessel_type"] == "tanker" else OTHER
-        ax.add_patch(PolygonPatch(corners, closed=True, fill=False, ec=colour, lw=1.4))
-        ax.plot(corners[:2, 0], corners[:2, 1], color=BOW, lw=1.6)
+        lines.polygon([tuple(p) for p in corners], outline=colour, width=2)
+        lines.line([tuple(corners[0]), tuple(corners[1])], fill=BOW, width=2)
         label = f"{v['hull_class']} {float(v['length_m']):.0f} m" if v["vessel_type"] == "tanker" else f"{float(v['length_m']):.0f} m"
-        x, y = corners[:, 0].max() + 3, corners[:, 1].mean()
-        ax.text(x, y, label, color=colour, fontsize=7, va="center",
-                bbox=dict(facecolor="black", alpha=0.5, pad=1, lw=0))
+        _label(draw, boxes, (corners[:, 0].max() + 4, corners[:, 1].mean()), label, colour, small)
 
     bar_m = _scale_bar_m(width / scale * gsd_m)
     bar_px = bar_m / gsd_m * scale
-    x0, y0 = 0.04 * width, 0.95 * height
-    ax.plot([x0, x0 + bar_px], [y0, y0], color="white", lw=3)
-    ax.text(x0 + bar_px / 2, y0 - 0.015 * height, f"{bar_m:g} m", color="white", ha="center", va="bottom", fontsize=8)
-    handles = [Line2D([], [], color=TANKER, lw=2, label="tanker"), Line2D([], [], color=OTHER, lw=2, label="other vessel"),
-               Line2D([], [], color=BOW, lw=2, label="bow end"), Line2D([], [], color=BERTH, ls="--", lw=1, label="berth")]
-    ax.legend(handles=handles, loc="upper right", fontsize=7, facecolor="black", labelcolor="white", framealpha=0.6)
-    fig.text(0.01, 1 - 0.25 / fig.get_figheight(), title, fontsize=9, va="center")
+    x0, y0 = 0.04 * width, 0.95 * height + TITLE_PX
+    lines.line([(x0, y0), (x0 + bar_px, y0)], fill="white", width=3)
+    draw.text((x0 + bar_px / 2, y0 - 4), f"{bar_m:g} m", fill="white", font=medium, anchor="mb")
+    legend = [("tanker", TANKER, False), ("other vessel", OTHER, False), ("bow end", BOW, False), ("berth", BERTH, True)]
+    row_px, key_px = 15, 22
+    text_w = max(draw.textlength(name, font=small) for name, _, _ in legend)
+    right, top = canvas_w - 6, TITLE_PX + 6
+    left = right - (key_px + 14 + text_w)
+    boxes.rectangle((left, top, right, top + row_px * len(legend) + 6), fill=(0, 0, 0, 153), outline=(200, 200, 200, 255))
+    for k, (name, colour, dashed) in enumerate(legend):
+        y = top + 3 + row_px * k + row_px / 2
+        seg = np.array([(left + 5, y), (left + 5 + key_px, y)])
+        if dashed:
+            _dashed(draw, seg, colour, 1)
+        else:
+            draw.line([tuple(p) for p in seg], fill=colour, width=2)
+        draw.text((left + key_px + 10, y), name, fill="white", font=small, anchor="lm")
+    ImageDraw.Draw(picture).text((10, TITLE_PX / 2), title, fill="black", font=medium, anchor="lm")
+    picture = Image.alpha_composite(Image.alpha_composite(picture.convert("RGBA"), box_layer), text_layer).convert("RGB")
     with atomic_path(path) as tmp:
-        # zlib level 1: files a fifth larger, written several times faster than at the default 6.
-        fig.savefig(tmp, format="png", dpi=dpi, pil_kwargs={"compress_level": 1})
+        if Path(path).suffix.lower() == ".png":
+            picture.save(tmp, format="PNG", compress_level=1)
+        else:
+            # A 1,200 px picture: JPEG at quality 90 without chroma subsampling (thin coloured
+            # outlines stay sharp) takes 15 ms and 0.8 MB; PNG took 0.25 s and 3.9 MB.
+            picture.save(tmp, format="JPEG", quality=90, subsampling=0)
