@@ -48,9 +48,17 @@ from infer_speed import read_detections, read_native, render_scene, sahi_frcnn, 
 
 SENSOR_FOR_GSD = {0.5: "skysat", 3.0: "planetscope", 10.0: "sentinel2"}
 SLICE_PX = 512
-TOOLS = ("ours", "sahi_frcnn", "sahi_yolo")
-TOOL_NAMES = {"ours": "ours, `infer.py --aoi whole`", "sahi_frcnn": "SAHI + Faster R-CNN MobileNetV3-FPN (untrained)",
-              "sahi_yolo": "SAHI + YOLO11n-OBB (20 min trained)"}
+PEERS = ("sahi_frcnn", "sahi_yolo")
+TOOL_NAMES = {"ours": "ours, `infer.py --aoi whole`", "ours_fast": "ours, `infer.py --aoi whole --model models/vostochny_fast.pt`",
+              "sahi_frcnn": "SAHI + Faster R-CNN MobileNetV3-FPN (untrained)", "sahi_yolo": "SAHI + YOLO11n-OBB (20 min trained)"}
+
+
+def our_models(args) -> dict[str, Path]:
+    """Our tools and their checkpoints: the default model, and the fast one when there is one."""
+    models = {"ours": args.model}
+    if args.fast_model is not None:
+        models["ours_fast"] = args.fast_model
+    return models
 
 
 def make_scene(work: Path, gsd_m: float, size_px: int) -> tuple[Path, Path]:
@@ -100,23 +108,25 @@ def scene_table(args) -> tuple[list[str], dict]:
         tmp = Path(tmp)
         for gsd in args.gsds:
             tif, truth = make_scene(args.work, gsd, args.size)
-            runs = {t: [] for t in TOOLS}
+            ours = our_models(args)
+            tools = [*ours, *PEERS]
+            runs = {t: [] for t in tools}
             for rep in range(args.repeats):
-                for tool in TOOLS:
-                    if tool == "ours":
+                for tool in tools:
+                    if tool in ours:
                         cmd = [sys.executable, str(ROOT / "infer.py"), str(tif), "--aoi", "whole", "--berths", "none",
-                               "--threads", str(args.threads), "--workers", "1", "--model", str(args.model),
-                               "--out", str(tmp / "ours"), "--fresh", "--quiet"]
+                               "--threads", str(args.threads), "--workers", "1", "--model", str(ours[tool]),
+                               "--out", str(tmp / tool), "--fresh", "--quiet"]
                     else:
                         cmd = [sys.executable, __file__, "--threads", str(args.threads), "--yolo-weights", str(args.yolo_weights),
                                "--peer-once", tool, str(tif), str(tmp / f"{tool}.json")]
                     runs[tool].append(sampled_run(cmd, env))
                     print(f"{gsd:g} m, repeat {rep + 1}, {tool}: {runs[tool][-1].wall_s:.1f} s", flush=True)
-            found = {"ours": read_detections(tmp / "ours" / "detections.csv")}
-            for tool in TOOLS[1:]:
+            found = {tool: read_detections(tmp / tool / "detections.csv") for tool in ours}
+            for tool in PEERS:
                 r = json.loads((tmp / f"{tool}.json").read_text())
                 found[tool] = (np.array(r["polygons"], np.float64).reshape(-1, 8), np.array(r["scores"]))
-            for tool in TOOLS:
+            for tool in tools:
                 acc = score(truth, found[tool][0], found[tool][1], gsd_m=gsd)
                 walls = [r.wall_s for r in runs[tool]]
                 best[gsd, tool] = min(walls)
@@ -124,7 +134,7 @@ def scene_table(args) -> tuple[list[str], dict]:
                 lines.append(f"| {gsd:g} | {args.size} px, {acc['vessels']} vessels | {TOOL_NAMES[tool]} | {min(walls):.1f} | "
                              f"{', '.join(f'{w:.1f}' for w in walls)} | {rss / 1e9:.2f} | {pss / 1e9:.2f} | "
                              f"{acc['ap50']:.2f} | {acc['recall']:.2f} |")
-            print("\n".join(lines[-len(TOOLS):]), flush=True)
+            print("\n".join(lines[-len(tools):]), flush=True)
     return lines, best
 
 
@@ -142,8 +152,10 @@ def tiles_table(args) -> tuple[list[str], dict]:
     torch.manual_seed(0)
     tile = torch.rand(1, 3, SLICE_PX, SLICE_PX)
     tile_u8 = (tile[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-    ours, cfg, _ = load_model(args.model)
-    ours = fuse_for_inference(ours).to(memory_format=torch.channels_last)
+    nets = {}
+    for tool, path in our_models(args).items():
+        net, cfg, _ = load_model(path)
+        nets[tool] = (fuse_for_inference(net).to(memory_format=torch.channels_last), cfg)
     cpu = torch.device("cpu")
     amp = amp_dtype(cpu, True)  # as infer.py runs it: bf16 where the CPU has it natively
     frcnn = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=2, min_size=SLICE_PX,
@@ -151,9 +163,10 @@ def tiles_table(args) -> tuple[list[str], dict]:
     yolo = YOLO(str(args.yolo_weights))
 
     def call(name):
-        if name == "ours":
+        if name in nets:
+            net, cfg = nets[name]
             with torch.no_grad(), autocast(cpu, amp):
-                decode(ours(tile.contiguous(memory_format=torch.channels_last)), cfg.stride)
+                decode(net(tile.contiguous(memory_format=torch.channels_last)), cfg.stride)
             return
         with torch.inference_mode():
             if name == "frcnn":
@@ -164,9 +177,10 @@ def tiles_table(args) -> tuple[list[str], dict]:
     def millions(module):
         return sum(q.numel() for q in module.parameters()) / 1e6
 
-    short = {"ours": "ours", "frcnn": "Faster R-CNN MobileNetV3-FPN", "yolo": "YOLO11n-OBB"}
-    names = {"ours": f"ours ({cfg.backbone} trunk, FPN, dense head), {millions(ours):.1f} M parameters, {describe(amp)}",
-             "frcnn": f"{short['frcnn']}, {millions(frcnn):.1f} M parameters",
+    short = {"ours": "ours", "ours_fast": "ours, fast", "frcnn": "Faster R-CNN MobileNetV3-FPN", "yolo": "YOLO11n-OBB"}
+    names = {tool: f"{short[tool]} ({cfg.backbone} trunk, FPN, dense head), {millions(net):.1f} M parameters, {describe(amp)}"
+             for tool, (net, cfg) in nets.items()}
+    names |= {"frcnn": f"{short['frcnn']}, {millions(frcnn):.1f} M parameters",
              "yolo": f"{short['yolo']}, {millions(yolo.model):.1f} M parameters"}
     rates = {n: [] for n in names}
     for n in names:
@@ -194,11 +208,12 @@ def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int) -
 
     from detector.io.atomic import atomic_path
 
-    colours = {"ours": "#c0392b", "sahi_yolo": "#2980b9", "sahi_frcnn": "#7f8c8d"}
+    colours = {"ours": "#c0392b", "ours_fast": "#e67e22", "sahi_yolo": "#2980b9", "sahi_frcnn": "#7f8c8d"}
+    tools = [t for t in TOOL_NAMES if any((g, t) in best for g in gsds)]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [2, 1]})
-    width = 0.8 / len(TOOLS)
-    for k, tool in enumerate(TOOLS):
-        xs = [i + (k - (len(TOOLS) - 1) / 2) * width for i in range(len(gsds))]
+    width = 0.8 / max(1, len(tools))
+    for k, tool in enumerate(tools):
+        xs = [i + (k - (len(tools) - 1) / 2) * width for i in range(len(gsds))]
         ys = [best.get((g, tool), float("nan")) for g in gsds]
         bars = ax.bar(xs, ys, width, color=colours[tool], label=TOOL_NAMES[tool].replace("`", ""))
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
@@ -209,7 +224,7 @@ def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int) -
     ax.set_ylim(0, top * 1.15)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
     names = list(tiles)
-    model_colour = {"ours": colours["ours"], "Faster R-CNN MobileNetV3-FPN": colours["sahi_frcnn"], "YOLO11n-OBB": colours["sahi_yolo"]}
+    model_colour = {"ours": colours["ours"], "ours, fast": colours["ours_fast"], "Faster R-CNN MobileNetV3-FPN": colours["sahi_frcnn"], "YOLO11n-OBB": colours["sahi_yolo"]}
     bx.barh(names, [tiles[n] for n in names], color=[model_colour[n] for n in names])
     for i, n in enumerate(names):
         bx.text(tiles[n], i, f" {tiles[n]:.1f}", va="center", fontsize=8)
@@ -234,10 +249,14 @@ def main() -> int:
     p.add_argument("--skip-scenes", action="store_true", help="only the tiles-per-second table")
     p.add_argument("--work", type=Path, default=ROOT / "outputs" / "bench")
     p.add_argument("--model", type=Path, default=ROOT / "models" / "vostochny_default.pt", help="our checkpoint to time")
+    p.add_argument("--fast-model", type=Path, default=ROOT / "models" / "vostochny_fast.pt",
+                   help="also time this checkpoint of ours as a tool of its own ('none': only --model)")
     p.add_argument("--figure", type=Path, default=None, help="also draw the two tables into this PNG")
     p.add_argument("--yolo-weights", type=Path, default=ROOT / "outputs" / "bench" / "yolo" / "runs" / "budget" / "weights" / "last.pt")
     p.add_argument("--peer-once", nargs=3, metavar=("TOOL", "SCENE", "OUT_JSON"), help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.fast_model is not None and (str(args.fast_model) == "none" or not args.fast_model.is_file()):
+        args.fast_model = None
     if not args.yolo_weights.is_file():
         p.error(f"{args.yolo_weights} not found: train it with `python bench/yolo_vs_ours.py train` first")
     if args.peer_once:
@@ -257,6 +276,8 @@ def main() -> int:
     print("\n".join(out))
     gsds = " ".join(f"{g:g}" for g in args.gsds)
     model = "" if args.model == p.get_default("model") else f" --model {args.model}"
+    if args.fast_model != p.get_default("fast_model"):
+        model += f" --fast-model {args.fast_model or 'none'}"
     print(f"\nreproduce: python bench/speed_gsd.py{model} --threads {args.threads} --repeats {args.repeats} --size {args.size} "
           f"--gsds {gsds} --rounds {args.rounds} --seconds {args.seconds:g}{' --skip-scenes' if args.skip_scenes else ''}"
           f"{f' --figure {args.figure}' if args.figure else ''}")
