@@ -16,6 +16,10 @@ is real, its accuracy is that of random weights, so it gets a 0.9 confidence thr
 random boxes from flooding SAHI's merge. YOLO11n-OBB is the one trained for 20 minutes by
 ``bench/yolo_vs_ours.py`` (its weights in --yolo-weights), at a 0.05 threshold.
 
+Ours runs twice when ``models/vostochny_fast.pt`` is there (``--fast-model``): the default model
+and the fast one (a distilled RegNet-X-400MF that reads scenes coarser than 7 m at 7 m instead
+of 5 m), each a tool of its own in the tables.
+
 Tiles per second: each model's own inference call on 512 x 512 tiles, batch 1, in rounds that
 take turns: ours (forward and decode, BatchNorm folded, channels-last, in bf16 where the CPU has
 it natively, as ``infer.py`` runs it),
@@ -23,6 +27,7 @@ Faster R-CNN (``model([tile])``, its transform, heads and NMS) and YOLO (``YOLO.
 letterbox, forward, rotated NMS).
 
     python bench/speed_gsd.py --threads 2 --repeats 2
+    python bench/speed_gsd.py --gsds 10 --fast-model none   # the default model only
 """
 
 from __future__ import annotations

@@ -263,3 +263,25 @@ def test_a_model_whose_metadata_alone_changed_reuses_the_scenes_new_weights_redo
     assert _infer([str(port["scenes"]), "--out", str(out), *argv]) == 0
     redone = {p.name: json.loads(p.read_text())["key"] for p in (out / "parts").glob("*.json")}
     assert set(redone) == set(parts) and all(k != json.loads(parts[n])["key"] for n, k in redone.items())
+
+
+def test_work_gsd_max_reads_a_coarse_scene_with_fewer_pixels_and_is_checked(port, make_geotiff, tmp_path, capsys):
+    tif = make_geotiff("coarse.tif", pixel=10.0, width=600, height=600, seed=3)
+    runs = {}
+    for label, extra in (("model's own", []), ("7 m", ["--work-gsd-max", "7"])):
+        out = tmp_path / label.replace(" ", "_")
+        argv = [str(tif), "--out", str(out), "--model", str(port["model"]), "--berths", "none", "--aoi", "whole",
+                "--workers", "0", "--quiet", "--no-events", "--tile-px", "256", *extra]
+        assert _infer(argv) == 0
+        runs[label] = json.loads((out / "run.json").read_text())
+    own, coarse = runs["model's own"], runs["7 m"]
+    assert own["scenes"][0]["work_gsd_m"] == own["model"]["config"]["work_gsd_max_m"] < 7
+    assert coarse["scenes"][0]["work_gsd_m"] == 7 and coarse["model"]["config"]["work_gsd_max_m"] == 7
+    assert coarse["scenes"][0]["tiles"] < own["scenes"][0]["tiles"]  # fewer working pixels
+    assert coarse["run_key"] != own["run_key"]  # what decides detections changed: no part is reused
+    finest = own["model"]["config"]["work_gsd_min_m"]
+    argv = [str(tif), "--out", str(tmp_path / "bad"), "--model", str(port["model"]), "--berths", "none", "--quiet",
+            "--work-gsd-max", str(finest / 2)]
+    assert _infer(argv) == 2
+    assert "finer than the model's finest working GSD" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()

@@ -14,7 +14,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -30,7 +30,7 @@ from ..events.recall import DetectorRecall, recall_of
 from ..events.tracks import TrackConfig
 from ..io.berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
 from ..model.device import pick_device, torchrun_place
-from ..model.network import decode, fuse_for_inference, load_model
+from ..model.network import ModelConfig, decode, fuse_for_inference, load_model
 from ..model.precision import amp_dtype, autocast, describe
 from .batch import PlanConfig, SceneHeader, SceneJob, tile_loader
 from .measure import geojson_feature, vessel_rows
@@ -64,6 +64,7 @@ class InferConfig:
     nms_iou: float = 0.4
     device: str = "auto"
     tile_px: int = 2048  # model tile side at the working GSD; a smaller scene is one tile of its own size
+    work_gsd_max_m: float | None = None  # coarsest working GSD; None: the model's own (its config)
     batch_size: int | None = None  # tiles per batch; None: 1 on CPU (bounded memory), 16 on CUDA
     workers: int = 1
     amp: bool = True
@@ -123,6 +124,20 @@ def weights_sha256(model: torch.nn.Module) -> str:
         h.update(str(t.dtype).encode())
         h.update(t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()
+
+
+def with_work_gsd_max(mcfg: ModelConfig, work_gsd_max_m: float | None) -> ModelConfig:
+    """``mcfg`` reading coarse scenes at ``work_gsd_max_m`` metres per pixel (None: unchanged).
+
+    A coarser working GSD costs the model fewer pixels on coarse scenes (a 10 m scene read at 7 m
+    has half the pixels it has at 5 m) and finds fewer thin hulls; the model card gives both.
+    """
+    if work_gsd_max_m is None:
+        return mcfg
+    if not work_gsd_max_m >= mcfg.work_gsd_min_m:
+        raise InputError(f"--work-gsd-max {work_gsd_max_m:g} is finer than the model's finest working GSD, "
+                         f"{mcfg.work_gsd_min_m:g} m")
+    return replace(mcfg, work_gsd_max_m=float(work_gsd_max_m))
 
 
 def run_key(cfg: InferConfig, weights_sha: str, model_config: dict, precision: str) -> str:
@@ -200,6 +215,7 @@ def run(cfg: InferConfig, log=print) -> int:
         except ValueError as exc:
             raise InputError(f"--device: {exc}") from None
         model, mcfg, meta = load_model(cfg.model, device)
+        mcfg = with_work_gsd_max(mcfg, cfg.work_gsd_max_m)
         model_sha = _sha256(cfg.model)
         amp = amp_dtype(device, cfg.amp)
         precision = describe(amp)
