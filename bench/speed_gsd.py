@@ -16,9 +16,8 @@ is real, its accuracy is that of random weights, so it gets a 0.9 confidence thr
 random boxes from flooding SAHI's merge. YOLO11n-OBB is the one trained for 20 minutes by
 ``bench/yolo_vs_ours.py`` (its weights in --yolo-weights), at a 0.05 threshold.
 
-Ours runs twice when ``models/vostochny_fast.pt`` is there (``--fast-model``): the default model
-and the fast one (a distilled RegNet-X-400MF that reads scenes coarser than 7 m at 7 m instead
-of 5 m), each a tool of its own in the tables.
+With ``--alt ARGS``, ours runs a second time per repeat with those ``infer.py`` arguments added,
+as a tool of its own (``--alt "--work-gsd-max 5"``: the same model reading 10 m scenes at 5 m).
 
 Tiles per second: each model's own inference call on 512 x 512 tiles, batch 1, in rounds that
 take turns: ours (forward and decode, BatchNorm folded, channels-last, in bf16 where the CPU has
@@ -27,7 +26,7 @@ Faster R-CNN (``model([tile])``, its transform, heads and NMS) and YOLO (``YOLO.
 letterbox, forward, rotated NMS).
 
     python bench/speed_gsd.py --threads 2 --repeats 2
-    python bench/speed_gsd.py --gsds 10 --fast-model none   # the default model only
+    python bench/speed_gsd.py --gsds 10 --alt "--work-gsd-max 5"
 """
 
 from __future__ import annotations
@@ -54,16 +53,18 @@ from infer_speed import read_detections, read_native, render_scene, sahi_frcnn, 
 SENSOR_FOR_GSD = {0.5: "skysat", 3.0: "planetscope", 10.0: "sentinel2"}
 SLICE_PX = 512
 PEERS = ("sahi_frcnn", "sahi_yolo")
-TOOL_NAMES = {"ours": "ours, `infer.py --aoi whole`", "ours_fast": "ours, `infer.py --aoi whole --model models/vostochny_fast.pt`",
-              "sahi_frcnn": "SAHI + Faster R-CNN MobileNetV3-FPN (untrained)", "sahi_yolo": "SAHI + YOLO11n-OBB (20 min trained)"}
+TOOL_NAMES = {"ours": "ours, `infer.py --aoi whole`", "sahi_frcnn": "SAHI + Faster R-CNN MobileNetV3-FPN (untrained)",
+              "sahi_yolo": "SAHI + YOLO11n-OBB (20 min trained)"}
 
 
-def our_models(args) -> dict[str, Path]:
-    """Our tools and their checkpoints: the default model, and the fast one when there is one."""
-    models = {"ours": args.model}
-    if args.fast_model is not None:
-        models["ours_fast"] = args.fast_model
-    return models
+def our_runs(args) -> dict[str, list[str]]:
+    """Our tools and the ``infer.py`` arguments each adds: ours, and ours with ``--alt`` when given."""
+    return {"ours": [], "ours_alt": args.alt.split()} if args.alt else {"ours": []}
+
+
+def tool_names(args) -> dict[str, str]:
+    """How the tables and the figure name each tool."""
+    return {**TOOL_NAMES, "ours_alt": f"ours, `infer.py --aoi whole {args.alt}`"} if args.alt else dict(TOOL_NAMES)
 
 
 def make_scene(work: Path, gsd_m: float, size_px: int) -> tuple[Path, Path]:
@@ -113,15 +114,15 @@ def scene_table(args) -> tuple[list[str], dict]:
         tmp = Path(tmp)
         for gsd in args.gsds:
             tif, truth = make_scene(args.work, gsd, args.size)
-            ours = our_models(args)
+            ours = our_runs(args)
             tools = [*ours, *PEERS]
             runs = {t: [] for t in tools}
             for rep in range(args.repeats):
                 for tool in tools:
                     if tool in ours:
                         cmd = [sys.executable, str(ROOT / "infer.py"), str(tif), "--aoi", "whole", "--berths", "none",
-                               "--threads", str(args.threads), "--workers", "1", "--model", str(ours[tool]),
-                               "--out", str(tmp / tool), "--fresh", "--quiet"]
+                               "--threads", str(args.threads), "--workers", "1", "--model", str(args.model),
+                               "--out", str(tmp / tool), "--fresh", "--quiet", *ours[tool]]
                     else:
                         cmd = [sys.executable, __file__, "--threads", str(args.threads), "--yolo-weights", str(args.yolo_weights),
                                "--peer-once", tool, str(tif), str(tmp / f"{tool}.json")]
@@ -136,7 +137,7 @@ def scene_table(args) -> tuple[list[str], dict]:
                 walls = [r.wall_s for r in runs[tool]]
                 best[gsd, tool] = min(walls)
                 rss, pss = max(r.rss_largest for r in runs[tool]), max(r.pss_tree for r in runs[tool])
-                lines.append(f"| {gsd:g} | {args.size} px, {acc['vessels']} vessels | {TOOL_NAMES[tool]} | {min(walls):.1f} | "
+                lines.append(f"| {gsd:g} | {args.size} px, {acc['vessels']} vessels | {tool_names(args)[tool]} | {min(walls):.1f} | "
                              f"{', '.join(f'{w:.1f}' for w in walls)} | {rss / 1e9:.2f} | {pss / 1e9:.2f} | "
                              f"{acc['ap50']:.2f} | {acc['recall']:.2f} |")
             print("\n".join(lines[-len(tools):]), flush=True)
@@ -157,10 +158,8 @@ def tiles_table(args) -> tuple[list[str], dict]:
     torch.manual_seed(0)
     tile = torch.rand(1, 3, SLICE_PX, SLICE_PX)
     tile_u8 = (tile[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-    nets = {}
-    for tool, path in our_models(args).items():
-        net, cfg, _ = load_model(path)
-        nets[tool] = (fuse_for_inference(net).to(memory_format=torch.channels_last), cfg)
+    ours, cfg, _ = load_model(args.model)
+    ours = fuse_for_inference(ours).to(memory_format=torch.channels_last)
     cpu = torch.device("cpu")
     amp = amp_dtype(cpu, True)  # as infer.py runs it: bf16 where the CPU has it natively
     frcnn = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=2, min_size=SLICE_PX,
@@ -168,10 +167,9 @@ def tiles_table(args) -> tuple[list[str], dict]:
     yolo = YOLO(str(args.yolo_weights))
 
     def call(name):
-        if name in nets:
-            net, cfg = nets[name]
+        if name == "ours":
             with torch.no_grad(), autocast(cpu, amp):
-                decode(net(tile.contiguous(memory_format=torch.channels_last)), cfg.stride)
+                decode(ours(tile.contiguous(memory_format=torch.channels_last)), cfg.stride)
             return
         with torch.inference_mode():
             if name == "frcnn":
@@ -182,10 +180,9 @@ def tiles_table(args) -> tuple[list[str], dict]:
     def millions(module):
         return sum(q.numel() for q in module.parameters()) / 1e6
 
-    short = {"ours": "ours", "ours_fast": "ours, fast", "frcnn": "Faster R-CNN MobileNetV3-FPN", "yolo": "YOLO11n-OBB"}
-    names = {tool: f"{short[tool]} ({cfg.backbone} trunk, FPN, dense head), {millions(net):.1f} M parameters, {describe(amp)}"
-             for tool, (net, cfg) in nets.items()}
-    names |= {"frcnn": f"{short['frcnn']}, {millions(frcnn):.1f} M parameters",
+    short = {"ours": "ours", "frcnn": "Faster R-CNN MobileNetV3-FPN", "yolo": "YOLO11n-OBB"}
+    names = {"ours": f"ours ({cfg.backbone} trunk, FPN, dense head), {millions(ours):.1f} M parameters, {describe(amp)}",
+             "frcnn": f"{short['frcnn']}, {millions(frcnn):.1f} M parameters",
              "yolo": f"{short['yolo']}, {millions(yolo.model):.1f} M parameters"}
     rates = {n: [] for n in names}
     for n in names:
@@ -204,7 +201,7 @@ def tiles_table(args) -> tuple[list[str], dict]:
     return lines, {short[n]: statistics.median(rates[n]) for n in names}
 
 
-def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int) -> None:
+def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int, names: dict[str, str]) -> None:
     """End-to-end seconds per GSD and tool (grouped bars) beside tiles per second per model."""
     import matplotlib
 
@@ -213,14 +210,14 @@ def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int) -
 
     from detector.io.atomic import atomic_path
 
-    colours = {"ours": "#c0392b", "ours_fast": "#e67e22", "sahi_yolo": "#2980b9", "sahi_frcnn": "#7f8c8d"}
-    tools = [t for t in TOOL_NAMES if any((g, t) in best for g in gsds)]
+    colours = {"ours": "#c0392b", "ours_alt": "#e67e22", "sahi_yolo": "#2980b9", "sahi_frcnn": "#7f8c8d"}
+    tools = [t for t in names if any((g, t) in best for g in gsds)]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [2, 1]})
     width = 0.8 / max(1, len(tools))
     for k, tool in enumerate(tools):
         xs = [i + (k - (len(tools) - 1) / 2) * width for i in range(len(gsds))]
         ys = [best.get((g, tool), float("nan")) for g in gsds]
-        bars = ax.bar(xs, ys, width, color=colours[tool], label=TOOL_NAMES[tool].replace("`", ""))
+        bars = ax.bar(xs, ys, width, color=colours[tool], label=names[tool].replace("`", ""))
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks(range(len(gsds)), [f"{g:g} m" for g in gsds])
     ax.set_ylabel("seconds per scene, lower is better")
@@ -229,7 +226,7 @@ def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int) -
     ax.set_ylim(0, top * 1.15)
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
     names = list(tiles)
-    model_colour = {"ours": colours["ours"], "ours, fast": colours["ours_fast"], "Faster R-CNN MobileNetV3-FPN": colours["sahi_frcnn"], "YOLO11n-OBB": colours["sahi_yolo"]}
+    model_colour = {"ours": colours["ours"], "Faster R-CNN MobileNetV3-FPN": colours["sahi_frcnn"], "YOLO11n-OBB": colours["sahi_yolo"]}
     bx.barh(names, [tiles[n] for n in names], color=[model_colour[n] for n in names])
     for i, n in enumerate(names):
         bx.text(tiles[n], i, f" {tiles[n]:.1f}", va="center", fontsize=8)
@@ -254,14 +251,12 @@ def main() -> int:
     p.add_argument("--skip-scenes", action="store_true", help="only the tiles-per-second table")
     p.add_argument("--work", type=Path, default=ROOT / "outputs" / "bench")
     p.add_argument("--model", type=Path, default=ROOT / "models" / "vostochny_default.pt", help="our checkpoint to time")
-    p.add_argument("--fast-model", type=Path, default=ROOT / "models" / "vostochny_fast.pt",
-                   help="also time this checkpoint of ours as a tool of its own ('none': only --model)")
+    p.add_argument("--alt", default=None, metavar="ARGS",
+                   help="also time ours with these infer.py arguments added, as a tool of its own")
     p.add_argument("--figure", type=Path, default=None, help="also draw the two tables into this PNG")
     p.add_argument("--yolo-weights", type=Path, default=ROOT / "outputs" / "bench" / "yolo" / "runs" / "budget" / "weights" / "last.pt")
     p.add_argument("--peer-once", nargs=3, metavar=("TOOL", "SCENE", "OUT_JSON"), help=argparse.SUPPRESS)
     args = p.parse_args()
-    if args.fast_model is not None and (str(args.fast_model) == "none" or not args.fast_model.is_file()):
-        args.fast_model = None
     if not args.yolo_weights.is_file():
         p.error(f"{args.yolo_weights} not found: train it with `python bench/yolo_vs_ours.py train` first")
     if args.peer_once:
@@ -275,14 +270,14 @@ def main() -> int:
     lines, tiles = tiles_table(args)
     out += lines
     if args.figure is not None:
-        draw(args.figure, best, tiles, args.gsds, args.threads)
+        draw(args.figure, best, tiles, args.gsds, args.threads, tool_names(args))
         out += ["", f"figure: {args.figure}"]
     print(f"\n{platform.processor() or platform.machine()}, {args.threads} threads, {os.cpu_count()} cores visible, no GPU used")
     print("\n".join(out))
     gsds = " ".join(f"{g:g}" for g in args.gsds)
     model = "" if args.model == p.get_default("model") else f" --model {args.model}"
-    if args.fast_model != p.get_default("fast_model"):
-        model += f" --fast-model {args.fast_model or 'none'}"
+    if args.alt:
+        model += f' --alt "{args.alt}"'
     print(f"\nreproduce: python bench/speed_gsd.py{model} --threads {args.threads} --repeats {args.repeats} --size {args.size} "
           f"--gsds {gsds} --rounds {args.rounds} --seconds {args.seconds:g}{' --skip-scenes' if args.skip_scenes else ''}"
           f"{f' --figure {args.figure}' if args.figure else ''}")
