@@ -29,6 +29,7 @@ from ..events.loads import LoadsConfig, quote_table, run_loads
 from ..events.recall import DetectorRecall, recall_of
 from ..events.tracks import TrackConfig
 from ..io.berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
+from ..model.allocator import retain_freed_memory
 from ..model.device import pick_device, torchrun_place
 from ..model.network import ModelConfig, decode, fuse_for_inference, load_model
 from ..model.precision import amp_dtype, autocast, describe
@@ -71,6 +72,7 @@ class InferConfig:
     quicklooks: bool = True
     fresh: bool = False
     threads: int | None = None
+    retain_memory: bool = True  # keep freed tensor memory for the next tile (model/allocator.py)
     gdal_cache_mb: int = 128  # GDAL's block cache per process (its default is 5 % of RAM)
     quiet: bool = False
     events: bool = True  # visits, load events and barrels across the dated scenes (events/loads.py)
@@ -200,6 +202,8 @@ def run(cfg: InferConfig, log=print) -> int:
     os.environ.setdefault("GDAL_CACHEMAX", str(cfg.gdal_cache_mb))  # before GDAL sizes its block cache
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    if cfg.retain_memory:
+        retain_freed_memory()  # before the reading workers fork: they inherit it
     jobs = find_scenes(cfg.inputs)
     out_dir = Path(cfg.out_dir)
     clash = [j.path for j in jobs if is_output_path(out_dir, j.path)]
