@@ -6,11 +6,14 @@ runs it. With ``--compile`` each setting is also timed through ``torch.compile``
 dynamic sizes), the compile's own time printed apart; infer.py does not compile: on two CPU cores
 the model alone ran 1.3-1.6x faster compiled, but whole runs were no faster (BENCHMARKS.md,
 *torch.compile*). Settings take turns over ``--rounds`` rounds and the best round of each is
-printed, so a busy neighbour slows them all alike.
+printed, so a busy neighbour slows them all alike. ``--allocator system`` leaves glibc's malloc
+as it is, where infer.py (and this bench by default) keeps freed memory for the next tile
+(``detector/model/allocator.py``); run both to compare.
 
     python bench/model_speed.py --threads 2
     python bench/model_speed.py --model models/vostochny_default.pt --batch-sizes 1 --tile-px 1696 --compile --rounds 3
     python bench/model_speed.py --backbone regnet_x_400mf --batch-sizes 1 --tile-px 1024 --rounds 3 --seconds 4
+    python bench/model_speed.py --model models/vostochny_default.pt --batch-sizes 1 --tile-px 1696 --allocator system
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from detector.model.allocator import retain_freed_memory  # noqa: E402
 from detector.model.network import ModelConfig, build, decode, fuse_for_inference, load_model  # noqa: E402
 from detector.model.precision import autocast, cpu_has_native_bf16, describe  # noqa: E402
 
@@ -40,6 +44,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=10.0, help="time per setting and round")
     p.add_argument("--rounds", type=int, default=1, help="rounds over all settings; the best of each is printed")
     p.add_argument("--compile", action="store_true", help="also time each setting through torch.compile")
+    p.add_argument("--allocator", choices=("retain", "system"), default="retain",
+                   help="keep freed memory for the next tile as infer.py does (retain, default) or leave malloc as it is")
     return p
 
 
@@ -74,6 +80,7 @@ def compiled(model, device, amp, batch: int):
 
 def main(args) -> None:
     torch.set_num_threads(args.threads)
+    retained = args.allocator == "retain" and retain_freed_memory()
     if args.model:
         model, cfg, _ = load_model(args.model)
     else:
@@ -81,7 +88,8 @@ def main(args) -> None:
         model = build(cfg).eval()
     tile = args.tile_px or cfg.tile_px
     print(f"# {cfg.backbone} detector, {sum(p.numel() for p in model.parameters()) / 1e6:.2f} M parameters, tile {tile} px")
-    print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} CPU threads")
+    print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} CPU threads, "
+          f"freed memory {'kept for reuse' if retained else 'returned to the system (malloc as it is)'}")
     # As infer.py runs it: BatchNorm folded into the convolutions, channels-last.
     model = fuse_for_inference(model.eval()).to(memory_format=torch.channels_last)
     settings = [(torch.device("cpu"), None)]

@@ -12,6 +12,7 @@ last finished epoch counts); YOLO stops itself (its ``time`` argument).
     python bench/yolo_data.py coco:../shared/data/sen2ships/labels.json --out outputs/bench/yolo/sen2ships
     python bench/yolo_vs_ours.py train --minutes 20
     python bench/yolo_vs_ours.py score
+    python bench/yolo_vs_ours.py train --minutes 20 --only yolo   # the peer weights of bench/speed_gsd.py alone
 
 A run is named (``--name``, default ``budget``), so runs of other budgets or seeds sit side by side:
 
@@ -37,8 +38,9 @@ WORK = ROOT / "outputs" / "bench"
 YOLO_DIR = WORK / "yolo"
 
 
-def train(minutes: float, name: str, seed: int) -> None:
-    """Start both trainings at once, one thread each, and stop ours at the budget."""
+def train(minutes: float, name: str, seed: int, only: str | None = None) -> None:
+    """Start both trainings at once, one thread each, and stop ours at the budget; ``only``
+    ("yolo" or "ours") trains that one alone (the peer weights ``bench/speed_gsd.py`` times)."""
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
     (YOLO_DIR / "data.yaml").write_text(f"path: {YOLO_DIR}\ntrain: train/images\nval: val/images\nnames:\n  0: vessel\n")
     yolo_code = (
@@ -56,14 +58,18 @@ def train(minutes: float, name: str, seed: int) -> None:
                 "--draws-per-epoch", "400", "--batch-size", "16", "--workers", "0", "--threads", "1", "--seed", str(seed),
                 "--out", str(WORK / f"ours_{name}"), "--cache-dir", str(ROOT / "outputs" / "cache"), "--quiet"]
     t0 = time.perf_counter()
-    yolo = subprocess.Popen([sys.executable, "-c", yolo_code], env=env, cwd=YOLO_DIR,
-                            stdout=open(WORK / f"yolo_{name}_train.log", "w"), stderr=subprocess.STDOUT)
-    ours = subprocess.Popen(ours_cmd, env=env, stdout=open(WORK / f"ours_{name}_train.log", "w"), stderr=subprocess.STDOUT)
-    while time.perf_counter() - t0 < minutes * 60 and ours.poll() is None:
-        time.sleep(5)
-    ours.terminate()
-    ours.wait()
-    yolo.wait()
+    yolo = ours = None
+    if only != "ours":
+        yolo = subprocess.Popen([sys.executable, "-c", yolo_code], env=env, cwd=YOLO_DIR,
+                                stdout=open(WORK / f"yolo_{name}_train.log", "w"), stderr=subprocess.STDOUT)
+    if only != "yolo":
+        ours = subprocess.Popen(ours_cmd, env=env, stdout=open(WORK / f"ours_{name}_train.log", "w"), stderr=subprocess.STDOUT)
+        while time.perf_counter() - t0 < minutes * 60 and ours.poll() is None:
+            time.sleep(5)
+        ours.terminate()
+        ours.wait()
+    if yolo is not None:
+        yolo.wait()
     print(f"both stopped after {(time.perf_counter() - t0) / 60:.1f} min")
 
 
@@ -133,11 +139,12 @@ def main() -> int:
     t.add_argument("--minutes", type=float, default=20.0)
     t.add_argument("--seed", type=int, default=0, help="seed of both trainings")
     t.add_argument("--name", default="budget", help="run name: outputs/bench/ours_NAME and yolo/runs/NAME")
+    t.add_argument("--only", choices=("yolo", "ours"), default=None, help="train one of the two alone")
     sc = sub.add_parser("score")
     sc.add_argument("--name", default="budget")
     args = p.parse_args()
     if args.cmd == "train":
-        train(args.minutes, args.name, args.seed)
+        train(args.minutes, args.name, args.seed, args.only)
     else:
         score(args.name)
     return 0

@@ -8,6 +8,7 @@ checkpoint of epoch k gives the same weights as a run that never stopped.
 
 from __future__ import annotations
 
+import copy
 import csv
 import math
 import time
@@ -19,7 +20,7 @@ from torch.utils.data import DataLoader
 
 from ..io.atomic import atomic_path
 from ..model.device import Distributed, pick_device, torchrun_place
-from ..model.network import ModelConfig, build, load_weights, read_checkpoint, save_checkpoint
+from ..model.network import ModelConfig, build, fuse_for_inference, load_weights, read_checkpoint, save_checkpoint
 from ..model.precision import amp_dtype, autocast, describe
 from ..model.targets import detection_loss
 from .datasets import DrawSampler, TileDataset
@@ -230,11 +231,13 @@ def evaluate_model(model: torch.nn.Module, model_cfg: ModelConfig, scenes, pcfg=
     # AP ranks every detection down to the floor, not only those above the operating point.
     ranked = replace(pcfg, score_threshold=min(pcfg.score_threshold, AP_SCORE_FLOOR))
     model.eval()
+    # Scored as infer.py runs it: a fused copy (folded BatchNorm and input steps, the 10 m stem).
+    net = fuse_for_inference(copy.deepcopy(getattr(model, "module", model)).eval()).to(memory_format=torch.channels_last)
     results = []
     bar = _bar(len(scenes), "evaluating", progress)
     for ls in scenes:
         scene = Scene(ls.path, gsd_m=ls.gsd_m)
-        det = predict_scene(model, model_cfg, scene, ranked, device=device)
+        det = predict_scene(net, model_cfg, scene, ranked, device=device)
         # Lengths are compared in metres: one GSD for both axes is exact for north-up square pixels.
         results.append(SceneResult(ls.path.stem, float(ls.meta.get("native_gsd_m") or scene.info.gsd_m), det.corners,
                                    det.score, det.p_tanker, ls.corners, ls.has_bow, ls.type_code, ls.ignore,
