@@ -154,8 +154,8 @@ def run_key(cfg: InferConfig, weights_sha: str, model_config: dict, precision: s
         "score_threshold": cfg.score_threshold, "nms_iou": cfg.nms_iou, "version": __version__,
         "berths": _sha256(cfg.berths) if cfg.berths else None,
         "aoi_file": _sha256(cfg.aoi) if cfg.aoi not in ("berths", "whole") else None,
-        "clear_rule": 2,
-        "input_fold": 1,  # the normalisation folded into the first convolution (model/fold.py): rounding differs  # how berth looks are called clear (batch.berth_shares): edge, cloud, cloud shadow
+        "clear_rule": 2,  # how berth looks are called clear (batch.berth_shares): edge, cloud, cloud shadow
+        "input_fold": 1,  # the normalisation folded into the first convolution (model/fold.py): other rounding
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 

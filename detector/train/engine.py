@@ -231,7 +231,7 @@ def evaluate_model(model: torch.nn.Module, model_cfg: ModelConfig, scenes, pcfg=
     # AP ranks every detection down to the floor, not only those above the operating point.
     ranked = replace(pcfg, score_threshold=min(pcfg.score_threshold, AP_SCORE_FLOOR))
     model.eval()
-    # Scored as infer.py runs it: a fused copy (folded BatchNorm and input steps, the 10 m stem).
+    # Scored as infer.py runs it: a fused copy (BatchNorm and the input normalisation folded, channels-last).
     net = fuse_for_inference(copy.deepcopy(getattr(model, "module", model)).eval()).to(memory_format=torch.channels_last)
     results = []
     bar = _bar(len(scenes), "evaluating", progress)
