@@ -41,3 +41,4 @@ def test_only_a_model_in_eval_mode_is_fused():
     with pytest.raises(ValueError, match="eval mode"):
         fuse_for_inference(build(ModelConfig()).train())
 
+

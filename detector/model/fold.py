@@ -53,48 +53,42 @@ class MeanPad(nn.Module):
         return out
 
 
-class PaddedConv(nn.Sequential):
-    """A folded first convolution: :class:`MeanPad`, then the convolution without padding of its own."""
-
-    def __init__(self, pad: MeanPad, conv: nn.Conv2d):
-        super().__init__(pad, conv)
-
-
 def first_layer(stem: nn.Module) -> tuple[nn.Module, str, nn.Module] | None:
     """(parent, attribute, layer) of the first layer ``stem`` applies, looking into nested
-    ``nn.Sequential`` (a :class:`PaddedConv` counts as one layer); None for an empty stem."""
+    ``nn.Sequential``; None for an empty stem."""
     parent = stem
     while isinstance(parent, nn.Sequential) and len(parent):
         name, child = next(iter(parent.named_children()))
-        if isinstance(child, PaddedConv) or not isinstance(child, nn.Sequential):
+        if not isinstance(child, nn.Sequential):
             return parent, name, child
         parent = child
     return None
 
 
 def _plain(conv: nn.Module) -> bool:
-    """A convolution of the image whose input steps can be folded into it: square odd kernel,
-    padding half the kernel with zeros, equal strides, no groups or dilation."""
+    """A convolution of the image that the normalisation folds into: the same zero padding on
+    every side, no groups."""
     if not isinstance(conv, nn.Conv2d):
         return False
-    k, s, p = conv.kernel_size, conv.stride, conv.padding
-    return (k[0] == k[1] and k[0] % 2 == 1 and p == (k[0] // 2,) * 2 and s[0] == s[1]
-            and conv.groups == 1 and conv.dilation == (1, 1) and conv.padding_mode == "zeros")
+    return conv.padding[0] == conv.padding[1] and conv.groups == 1 and conv.padding_mode == "zeros"
 
 
 @torch.no_grad()
 def fold_normalisation(stem: nn.Module, normalise: Normalise) -> bool:
     """Fold ``normalise`` into the first convolution of ``stem`` in place; False when the stem
-    does not start with a plain convolution (nothing is changed then)."""
+    does not start with a plain convolution (nothing is changed then; a folded stem starts with
+    :class:`MeanPad`, so folding twice changes nothing)."""
     found = first_layer(stem)
     if found is None or not _plain(found[2]):
         return False
     parent, name, conv = found
     std, mean = normalise.std.flatten(), normalise.mean.flatten()
     weight = conv.weight / std.view(1, -1, 1, 1)
-    bias = (conv.bias if conv.bias is not None else torch.zeros(conv.out_channels)) - (weight * mean.view(1, -1, 1, 1)).sum((1, 2, 3))
-    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, padding=0, bias=True)
+    bias = conv.bias if conv.bias is not None else torch.zeros_like(conv.weight[:, 0, 0, 0])
+    bias = bias - (weight * mean.view(1, -1, 1, 1)).sum((1, 2, 3))
+    folded = nn.Conv2d(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride, padding=0, bias=True,
+                       device=conv.weight.device, dtype=conv.weight.dtype)
     folded.weight.copy_(weight)
     folded.bias.copy_(bias)
-    setattr(parent, name, PaddedConv(MeanPad(mean, conv.padding[0]), folded))
+    setattr(parent, name, nn.Sequential(MeanPad(mean, conv.padding[0]), folded))
     return True
