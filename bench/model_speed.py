@@ -14,6 +14,11 @@ as it is, where infer.py (and this bench by default) keeps freed memory for the 
     python bench/model_speed.py --model models/vostochny_default.pt --batch-sizes 1 --tile-px 1696 --compile --rounds 3
     python bench/model_speed.py --backbone regnet_x_400mf --batch-sizes 1 --tile-px 1024 --rounds 3 --seconds 4
     python bench/model_speed.py --model models/vostochny_default.pt --batch-sizes 1 --tile-px 1696 --allocator system
+    python bench/model_speed.py --model models/vostochny_default.pt --tile-px 1696 --stages   # where a tile's time goes
+
+``--stages`` times each part of the network on one tile instead (bf16 where the CPU has it, else
+float32): stem (with the folded normalisation), the three trunk stages, the FPN, the head and the
+decode, best of ``--rounds`` x 5 calls each.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--seconds", type=float, default=10.0, help="time per setting and round")
     p.add_argument("--rounds", type=int, default=1, help="rounds over all settings; the best of each is printed")
     p.add_argument("--compile", action="store_true", help="also time each setting through torch.compile")
+    p.add_argument("--stages", action="store_true", help="time each part of the network on one tile instead")
     p.add_argument("--allocator", choices=("retain", "system"), default="retain",
                    help="keep freed memory for the next tile as infer.py does (retain, default) or leave malloc as it is")
     return p
@@ -78,6 +84,43 @@ def compiled(model, device, amp, batch: int):
     return fn
 
 
+@torch.no_grad()
+def stage_times(model, cfg, tile_px: int, amp, rounds: int) -> list[tuple[str, float]]:
+    """Milliseconds of each part of a fused network on one ``tile_px`` tile, best of ``rounds`` x 5
+    calls; the parts run on the outputs of the ones before, as in ``forward``."""
+    fpn = model.fpn
+
+    def pyramid(c1, c2, c3):
+        top = fpn.get_result_from_inner_blocks(c3, 2)
+        for idx, lateral in ((1, c2), (0, c1)):
+            top = fpn.get_result_from_inner_blocks(lateral, idx) + torch.nn.functional.interpolate(top, size=lateral.shape[-2:], mode="nearest")
+        return fpn.get_result_from_layer_blocks(top, 0)
+
+    def best_ms(fn):
+        fn()
+        times = []
+        for _ in range(rounds * 5):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return 1000 * min(times)
+
+    cpu = torch.device("cpu")
+    x = torch.rand(1, 3, tile_px, tile_px).contiguous(memory_format=torch.channels_last)
+    with autocast(cpu, amp):
+        s = model.stem(model.normalise(x))
+        c1 = model.layer1(s)
+        c2 = model.layer2(c1)
+        c3 = model.layer3(c2)
+        f = pyramid(c1, c2, c3)
+        out = model(x)
+        return [("stem (normalisation folded)", best_ms(lambda: model.stem(model.normalise(x)))),
+                ("layer1 (stride 4)", best_ms(lambda: model.layer1(s))), ("layer2 (stride 8)", best_ms(lambda: model.layer2(c1))),
+                ("layer3 (stride 16)", best_ms(lambda: model.layer3(c2))), ("FPN to stride 4", best_ms(lambda: pyramid(c1, c2, c3))),
+                ("head", best_ms(lambda: model.head(f))), ("decode", best_ms(lambda: decode(out, cfg.stride))),
+                ("whole network and decode", best_ms(lambda: decode(model(x), cfg.stride)))]
+
+
 def main(args) -> None:
     torch.set_num_threads(args.threads)
     retained = args.allocator == "retain" and retain_freed_memory()
@@ -92,6 +135,13 @@ def main(args) -> None:
           f"freed memory {'kept for reuse' if retained else 'returned to the system (malloc as it is)'}")
     # As infer.py runs it: BatchNorm folded into the convolutions, channels-last.
     model = fuse_for_inference(model.eval()).to(memory_format=torch.channels_last)
+    if args.stages:
+        amp = torch.bfloat16 if cpu_has_native_bf16() else None
+        print(f"part of the network, one {tile} px tile, {describe(amp)} | ms")
+        for name, ms in stage_times(model, cfg, tile, amp, args.rounds):
+            print(f"{name} | {ms:.1f}")
+        print(f"# reproduce: python bench/model_speed.py {' '.join(sys.argv[1:])}")
+        return
     settings = [(torch.device("cpu"), None)]
     if cpu_has_native_bf16():
         settings.append((torch.device("cpu"), torch.bfloat16))

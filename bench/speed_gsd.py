@@ -17,7 +17,8 @@ random boxes from flooding SAHI's merge. YOLO11n-OBB is the one trained for 20 m
 ``bench/yolo_vs_ours.py`` (its weights in --yolo-weights), at a 0.05 threshold.
 
 With ``--alt ARGS``, ours runs a second time per repeat with those ``infer.py`` arguments added,
-as a tool of its own (``--alt "--work-gsd-max 5"``: the same model reading 10 m scenes at 5 m).
+as a tool of its own (``--alt="--work-gsd-max 7"``: the same model reading 10 m scenes at 7 m; the
+``=`` keeps arguments that start with ``--`` from being read as this script's own).
 
 Tiles per second: each model's own inference call on 512 x 512 tiles, batch 1, in rounds that
 take turns: ours (forward and decode, BatchNorm folded, channels-last, in bf16 where the CPU has
@@ -26,7 +27,8 @@ Faster R-CNN (``model([tile])``, its transform, heads and NMS) and YOLO (``YOLO.
 letterbox, forward, rotated NMS).
 
     python bench/speed_gsd.py --threads 2 --repeats 2
-    python bench/speed_gsd.py --gsds 10 --alt "--work-gsd-max 5"
+    python bench/speed_gsd.py --gsds 10 --alt="--work-gsd-max 7"
+    python bench/speed_gsd.py --alt=--no-retain-memory       # ours with malloc as it is, beside
 """
 
 from __future__ import annotations
@@ -277,7 +279,7 @@ def main() -> int:
     gsds = " ".join(f"{g:g}" for g in args.gsds)
     model = "" if args.model == p.get_default("model") else f" --model {args.model}"
     if args.alt:
-        model += f' --alt "{args.alt}"'
+        model += f' --alt="{args.alt}"'
     print(f"\nreproduce: python bench/speed_gsd.py{model} --threads {args.threads} --repeats {args.repeats} --size {args.size} "
           f"--gsds {gsds} --rounds {args.rounds} --seconds {args.seconds:g}{' --skip-scenes' if args.skip_scenes else ''}"
           f"{f' --figure {args.figure}' if args.figure else ''}")
