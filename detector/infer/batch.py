@@ -99,12 +99,14 @@ class TileBatch:
         return self
 
     def model_input(self, device: torch.device) -> torch.Tensor:
-        """The batch on ``device`` at the working GSD, padded to a multiple of 16 px, channels-last."""
+        """The batch on ``device`` at the working GSD, padded to a multiple of 16 px. Laid out as
+        it comes: the fused network's first layer (``fold.MeanPad``) copies it channels-last
+        anyway, so a copy here would only add a tile's worth of memory."""
         x = self.images.to(device, non_blocking=True)
         if self.work_hw is not None:
             valid = None if self.valid is None else self.valid.to(device, non_blocking=True)
             x = to_working(x, valid, self.work_hw, padded_hw(self.work_hw))
-        return x.contiguous(memory_format=torch.channels_last)
+        return x
 
 
 def padded_hw(hw: tuple[int, int], multiple: int = PAD_MULTIPLE_PX) -> tuple[int, int]:

@@ -31,7 +31,8 @@ class Normalise(nn.Module):
 
 class MeanPad(nn.Module):
     """Pads each band by ``pad_px`` with its own value (``value``, one per band), in one pass that
-    also casts to the autocast dtype the convolution would cast to anyway."""
+    also casts to the autocast dtype the convolution would cast to anyway and lays the tile out
+    channels-last (the layout the fused network runs in), whatever layout it came in."""
 
     def __init__(self, value: torch.Tensor, pad_px: int):
         super().__init__()
@@ -41,11 +42,14 @@ class MeanPad(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.pad_px
         if p == 0:
-            return x
+            return x.contiguous(memory_format=torch.channels_last)
         n, c, h, w = x.shape
         dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
-        fmt = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-        out = torch.empty((n, c, h + 2 * p, w + 2 * p), dtype=dtype, device=x.device, memory_format=fmt)
+        if not x.is_contiguous(memory_format=torch.channels_last):
+            # Writing a channels-first tile straight into the channels-last buffer was 8.4 ms on a
+            # 1,696 px tile; cast, then transpose in the narrower type, then pad: 5.1 ms.
+            x = x.to(dtype).contiguous(memory_format=torch.channels_last)
+        out = torch.empty((n, c, h + 2 * p, w + 2 * p), dtype=dtype, device=x.device, memory_format=torch.channels_last)
         out[:, :, p:-p, p:-p] = x
         v = self.value.to(dtype).view(1, -1, 1, 1)
         out[:, :, :p], out[:, :, -p:] = v, v
