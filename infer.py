@@ -62,8 +62,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--score-threshold", type=float, default=0.3, help="keep vessels scored at least this (0-1, default 0.3)")
     p.add_argument("--nms-iou", type=float, default=0.4, help="oriented IoU above which overlapping detections merge (default 0.4)")
     p.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda or cuda:N; torchrun uses cuda:LOCAL_RANK")
-    p.add_argument("--tile-px", type=_positive(int), default=1536,
-                   help="model tile side in working pixels, a multiple of 16 (default 1536; a smaller scene is one tile; "
+    p.add_argument("--tile-px", type=_positive(int), default=1280,
+                   help="model tile side in working pixels, a multiple of 16 (default 1280; a smaller scene is one tile; "
                         "memory grows with its square)")
     p.add_argument("--work-gsd-max", type=float, default=None, metavar="M",
                    help="read scenes coarser than M metres per pixel at M (default: the model's own, 5 for the "

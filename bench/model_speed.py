@@ -15,6 +15,7 @@ as it is, where infer.py (and this bench by default) keeps freed memory for the 
     python bench/model_speed.py --backbone regnet_x_400mf --batch-sizes 1 --tile-px 1024 --rounds 3 --seconds 4
     python bench/model_speed.py --model models/vostochny_default.pt --batch-sizes 1 --tile-px 1696 --allocator system
     python bench/model_speed.py --model models/vostochny_default.pt --tile-px 1696 --stages   # where a tile's time goes
+    python bench/model_speed.py --model models/vostochny_default.pt --tile-px 1696 --stages --no-cpu-fusion --allocator system
 
 ``--stages`` times each part of the network on one tile instead (bf16 where the CPU has it, else
 float32): stem (with the folded normalisation), the three trunk stages, the FPN, the head and the
@@ -50,6 +51,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=1, help="rounds over all settings; the best of each is printed")
     p.add_argument("--compile", action="store_true", help="also time each setting through torch.compile")
     p.add_argument("--stages", action="store_true", help="time each part of the network on one tile instead")
+    p.add_argument("--no-cpu-fusion", action="store_true",
+                   help="keep each ReLU and residual addition apart from its convolution (before model/cpu_fusion.py)")
     p.add_argument("--allocator", choices=("retain", "system"), default="retain",
                    help="keep freed memory for the next tile as infer.py does (retain, default) or leave malloc as it is")
     return p
@@ -134,7 +137,7 @@ def main(args) -> None:
     print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} CPU threads, "
           f"freed memory {'kept for reuse' if retained else 'returned to the system (malloc as it is)'}")
     # As infer.py runs it: BatchNorm folded into the convolutions, channels-last.
-    model = fuse_for_inference(model.eval()).to(memory_format=torch.channels_last)
+    model = fuse_for_inference(model.eval(), cpu_fusion=not args.no_cpu_fusion).to(memory_format=torch.channels_last)
     if args.stages:
         amp = torch.bfloat16 if cpu_has_native_bf16() else None
         print(f"part of the network, one {tile} px tile, {describe(amp)} | ms")

@@ -7,7 +7,9 @@ Sentinel-2-like 10 m), each the same number of pixels, with exact truth; rendere
 --work. Every run is a fresh process timed from start to exit; the tools take turns within each
 repeat so machine noise hits all alike. Peak memory is the peak RSS of the largest process (its
 kernel high-water mark VmHWM, read every 0.1 s; not wait4's ru_maxrss, which counts the parent's
-memory at fork) and the peak PSS of the whole process tree (workers included, shared pages once).
+memory at fork), from the timed runs, and the peak PSS of the whole process tree (workers
+included, shared pages once) from one more run of each tool: sampling PSS takes a quarter of a
+core from the run it measures (``infer_memory.sampled_run``), so timed runs do not.
 
 The peers read the whole scene with the same reader and stretch as ours, then slice it at its
 native GSD, as a user of SAHI would: 512 px slices, SAHI's default 0.2 overlap, each model's
@@ -119,17 +121,23 @@ def scene_table(args) -> tuple[list[str], dict]:
             ours = our_runs(args)
             tools = [*ours, *PEERS]
             runs = {t: [] for t in tools}
+            commands = {}
+            for tool in tools:
+                if tool in ours:
+                    commands[tool] = [sys.executable, str(ROOT / "infer.py"), str(tif), "--aoi", "whole", "--berths", "none",
+                                      "--threads", str(args.threads), "--workers", "1", "--model", str(args.model),
+                                      "--out", str(tmp / tool), "--fresh", "--quiet", *ours[tool]]
+                else:
+                    commands[tool] = [sys.executable, __file__, "--threads", str(args.threads), "--yolo-weights", str(args.yolo_weights),
+                                      "--peer-once", tool, str(tif), str(tmp / f"{tool}.json")]
             for rep in range(args.repeats):
                 for tool in tools:
-                    if tool in ours:
-                        cmd = [sys.executable, str(ROOT / "infer.py"), str(tif), "--aoi", "whole", "--berths", "none",
-                               "--threads", str(args.threads), "--workers", "1", "--model", str(args.model),
-                               "--out", str(tmp / tool), "--fresh", "--quiet", *ours[tool]]
-                    else:
-                        cmd = [sys.executable, __file__, "--threads", str(args.threads), "--yolo-weights", str(args.yolo_weights),
-                               "--peer-once", tool, str(tif), str(tmp / f"{tool}.json")]
-                    runs[tool].append(sampled_run(cmd, env))
+                    cmd = commands[tool]
+                    runs[tool].append(sampled_run(cmd, env, pss=False))
                     print(f"{gsd:g} m, repeat {rep + 1}, {tool}: {runs[tool][-1].wall_s:.1f} s", flush=True)
+            pss = {}
+            for tool in tools:  # one more run each, for the PSS of its process tree (not timed)
+                pss[tool] = sampled_run(commands[tool], env, pss=True).pss_tree
             found = {tool: read_detections(tmp / tool / "detections.csv") for tool in ours}
             for tool in PEERS:
                 r = json.loads((tmp / f"{tool}.json").read_text())
@@ -138,9 +146,9 @@ def scene_table(args) -> tuple[list[str], dict]:
                 acc = score(truth, found[tool][0], found[tool][1], gsd_m=gsd)
                 walls = [r.wall_s for r in runs[tool]]
                 best[gsd, tool] = min(walls)
-                rss, pss = max(r.rss_largest for r in runs[tool]), max(r.pss_tree for r in runs[tool])
+                rss = max(r.rss_largest for r in runs[tool])
                 lines.append(f"| {gsd:g} | {args.size} px, {acc['vessels']} vessels | {tool_names(args)[tool]} | {min(walls):.1f} | "
-                             f"{', '.join(f'{w:.1f}' for w in walls)} | {rss / 1e9:.2f} | {pss / 1e9:.2f} | "
+                             f"{', '.join(f'{w:.1f}' for w in walls)} | {rss / 1e9:.2f} | {pss[tool] / 1e9:.2f} | "
                              f"{acc['ap50']:.2f} | {acc['recall']:.2f} |")
             print("\n".join(lines[-len(tools):]), flush=True)
     return lines, best

@@ -64,9 +64,9 @@ class InferConfig:
     score_threshold: float = 0.3
     nms_iou: float = 0.4
     device: str = "auto"
-    # Model tile side at the working GSD; a smaller scene is one tile of its own size. 1536 rather
-    # than 2048: the same speed on 2 CPU cores, 0.1-0.2 GB less peak memory at 10 m (BENCHMARKS.md).
-    tile_px: int = 1536
+    # Model tile side at the working GSD; a smaller scene is one tile of its own size. 1280 rather
+    # than 2048: within 0.1-0.3 s on 2 CPU cores, 0.15-0.3 GB less peak memory at 3 and 10 m (BENCHMARKS.md).
+    tile_px: int = 1280
     work_gsd_max_m: float | None = None  # coarsest working GSD; None: the model's own (its config)
     batch_size: int | None = None  # tiles per batch; None: 1 on CPU (bounded memory), 16 on CUDA
     workers: int = 1

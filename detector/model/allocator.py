@@ -6,12 +6,13 @@ glibc's malloc serves each block larger than its mmap threshold (at most 32 MB) 
 that (a 1,696 px tile's stem output is 92 MB in bfloat16), so every layer of every tile asked the
 kernel for new zeroed pages and took one page fault per 4 KB on first touch. On 2 cores of an
 AMX Xeon that was a third of the network's time: a ReLU over that map took 41 ms, 10 ms with its
-pages reused; the whole network on the tile 283 against 189 ms (``bench/model_speed.py
---allocator``). Turning mmap off for the heap keeps freed blocks for reuse, as the
-jemalloc/tcmalloc preloads that CPU inference guides recommend do, without a preload.
+pages reused; the whole network on the tile 290 against 195 ms (``bench/model_speed.py --tile-px
+1696 --stages --no-cpu-fusion``, with and without ``--allocator system``). Turning mmap off for
+the heap keeps freed blocks for reuse, as the jemalloc/tcmalloc preloads that CPU inference
+guides recommend do, without a preload.
 
-The process's peak memory is unchanged in kind (blocks are reused, not added; see BENCHMARKS.md),
-but its resident size stays near that peak once reached instead of falling between tiles.
+The resident size stays near its peak once reached instead of falling between tiles, and the
+heap's holes raise that peak a little (0.02-0.05 GB on the bench scenes, BENCHMARKS.md).
 """
 
 from __future__ import annotations

@@ -230,12 +230,12 @@ def _bow_vote(bow: torch.Tensor, row: torch.Tensor, col: torch.Tensor, angle: to
 # --- checkpoints ----------------------------------------------------------------------------
 
 
-def fuse_for_inference(model: nn.Module) -> nn.Module:
+def fuse_for_inference(model: nn.Module, cpu_fusion: bool = True) -> nn.Module:
     """Fold every BatchNorm that directly follows a convolution into it (eval mode only), and
     pool before the ReLU where a ReLU is followed by a max-pool (the ResNet stem). For the
     detector, also fold the input normalisation into the first convolution (``model/fold.py``),
     and on the CPU run each convolution with its ReLU and residual addition as one oneDNN call
-    (``model/cpu_fusion.py``).
+    (``model/cpu_fusion.py``; ``cpu_fusion=False`` leaves them apart, for comparison).
 
     Same outputs to float rounding, one activation map less per layer: on a 2048 px CPU tile
     that is about 270 MB less at the stem alone. ReLU is monotone, so it commutes with a max:
@@ -266,7 +266,7 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
         if fold_normalisation(model.stem, model.normalise):
             model.normalise = nn.Identity()
     on_cpu = all(p.device.type == "cpu" for p in model.parameters())
-    if on_cpu and fusion_works():
+    if cpu_fusion and on_cpu and fusion_works():
         fuse_activations(model)
     return model
 
