@@ -54,22 +54,33 @@ def make_big_scene(path: Path, size_px: int, motif_px: int = 2048) -> Path:
     return path
 
 
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and its descendants (Linux /proc), those still running."""
+    pids, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
+            pids.append(p)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return pids
+
+
 def tree_rss_bytes(pid: int) -> dict[int, int]:
     """Proportional resident memory (PSS) in bytes of ``pid`` and each descendant (Linux /proc).
 
     PSS, not RSS: forked workers share the parent's pages (torch's libraries), and RSS would
     count those once per process.
     """
-    rss, todo = {}, [pid]
-    while todo:
-        p = todo.pop()
+    rss = {}
+    for p in tree_pids(pid):
         try:
             with open(f"/proc/{p}/smaps_rollup") as f:
                 for line in f:
                     if line.startswith("Pss:"):
                         rss[p] = int(line.split()[1]) * 1024
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
         except (FileNotFoundError, ProcessLookupError):
             continue
     return rss
@@ -100,20 +111,6 @@ class RunPeaks:
     pss_main: int  # the command's own process
     pss_others: int  # its descendants (reader workers)
     rss_largest: int  # largest VmHWM of any process in the tree
-
-
-def tree_pids(pid: int) -> list[int]:
-    """``pid`` and its descendants (Linux /proc), those still running."""
-    pids, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                todo += [int(c) for c in f.read().split()]
-            pids.append(p)
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return pids
 
 
 def sampled_run(cmd: list[str], env: dict, pss: bool = True) -> RunPeaks:

@@ -91,13 +91,7 @@ def compiled(model, device, amp, batch: int):
 def stage_times(model, cfg, tile_px: int, amp, rounds: int) -> list[tuple[str, float]]:
     """Milliseconds of each part of a fused network on one ``tile_px`` tile, best of ``rounds`` x 5
     calls; the parts run on the outputs of the ones before, as in ``forward``."""
-    fpn = model.fpn
-
-    def pyramid(c1, c2, c3):
-        top = fpn.get_result_from_inner_blocks(c3, 2)
-        for idx, lateral in ((1, c2), (0, c1)):
-            top = fpn.get_result_from_inner_blocks(lateral, idx) + torch.nn.functional.interpolate(top, size=lateral.shape[-2:], mode="nearest")
-        return fpn.get_result_from_layer_blocks(top, 0)
+    pyramid = model.pyramid
 
     def best_ms(fn):
         fn()

@@ -147,7 +147,8 @@ def with_work_gsd_max(mcfg: ModelConfig, work_gsd_max_m: float | None) -> ModelC
 def run_key(cfg: InferConfig, weights_sha: str, model_config: dict, precision: str) -> str:
     """What a scene result depends on; parts made under another key are redone, not reused.
 
-    ``weights_sha`` is :func:`weights_sha256` of the network and ``model_config`` its config (the
+    ``weights_sha`` is :func:`weights_sha256` of the network as it runs (fused: the folds and the
+    CPU fusion applied show in its weights and names) and ``model_config`` its config (the
     working GSD, bands and normalisation decide detections too). ``precision`` is the arithmetic the
     model runs in (bfloat16 and float32 give slightly different scores, so a run resumed on
     another kind of CPU redoes its scenes)."""
@@ -157,7 +158,7 @@ def run_key(cfg: InferConfig, weights_sha: str, model_config: dict, precision: s
         "berths": _sha256(cfg.berths) if cfg.berths else None,
         "aoi_file": _sha256(cfg.aoi) if cfg.aoi not in ("berths", "whole") else None,
         "clear_rule": 2,  # how berth looks are called clear (batch.berth_shares): edge, cloud, cloud shadow
-        "input_fold": 1,  # the normalisation folded into the first convolution (model/fold.py): other rounding
+        "tile_px": cfg.tile_px,  # tile edges fall elsewhere: hulls near them are found by other tiles
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -226,10 +227,11 @@ def run(cfg: InferConfig, log=print) -> int:
         model_sha = _sha256(cfg.model)
         amp = amp_dtype(device, cfg.amp)
         precision = describe(amp)
-        key = run_key(cfg, weights_sha256(model), asdict(mcfg), precision)
         plan = _plan_config(cfg, cfg.tile_px)
         # NHWC is what oneDNN (CPU) and tensor cores (CUDA) run fastest: 1.46x on two CPU cores here.
         model = fuse_for_inference(model).to(memory_format=torch.channels_last)
+        # Hashed as it runs: what was folded and fused, and how, rounds differently.
+        key = run_key(cfg, weights_sha256(model), asdict(mcfg), precision)
         mine = jobs[place.rank::place.world_size]
         # A failed scene is tried again on a rerun (its file may have been fixed); a finished one is kept.
         todo = [j for j in mine if cfg.fresh or (read_part(out_dir, j.name, key) or {}).get("status") != "ok"]

@@ -22,10 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.models.resnet import BasicBlock
 
-
-def _dtype(x: torch.Tensor) -> torch.dtype:
-    """What autocast would run a convolution of ``x`` in."""
-    return torch.get_autocast_dtype("cpu") if torch.is_autocast_enabled("cpu") else x.dtype
+from .precision import compute_dtype
 
 
 def _conv_args(conv: nn.Conv2d) -> tuple:
@@ -42,7 +39,7 @@ class ConvReLU(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type != "cpu":
             return F.relu(self.conv(x))
-        dtype = _dtype(x)
+        dtype = compute_dtype(x)
         w, b = self.conv.weight.to(dtype), self.conv.bias.to(dtype)
         return torch.ops.mkldnn._convolution_pointwise(x.to(dtype), w, b, *_conv_args(self.conv), "relu", [], "")
 
@@ -65,8 +62,10 @@ class FusedBasicBlock(nn.Module):
         out = self.conv1(x)
         dtype = out.dtype
         # The identity is written over with the result: the block's own input must not be.
-        identity = x.to(dtype).clone(memory_format=torch.channels_last) if self.downsample is None else self.downsample(x).to(dtype)
-        identity = identity.contiguous(memory_format=torch.channels_last)
+        if self.downsample is None:
+            identity = x.to(dtype).clone(memory_format=torch.channels_last)
+        else:
+            identity = self.downsample(x).to(dtype).contiguous(memory_format=torch.channels_last)
         w, b = self.conv2.weight.to(dtype), self.conv2.bias.to(dtype)
         return torch.ops.mkldnn._convolution_pointwise_.binary(identity, out, w, b, *_conv_args(self.conv2), "add", 1.0, "relu", [], "")
 

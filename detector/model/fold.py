@@ -16,6 +16,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .precision import compute_dtype
+
 
 class Normalise(nn.Module):
     """``(x - mean) / std`` per band; the statistics are config, not weights (not in checkpoints)."""
@@ -44,7 +46,7 @@ class MeanPad(nn.Module):
         if p == 0:
             return x.contiguous(memory_format=torch.channels_last)
         n, c, h, w = x.shape
-        dtype = torch.get_autocast_dtype(x.device.type) if torch.is_autocast_enabled(x.device.type) else x.dtype
+        dtype = compute_dtype(x)
         if not x.is_contiguous(memory_format=torch.channels_last):
             # Writing a channels-first tile straight into the channels-last buffer was 8.4 ms on a
             # 1,696 px tile; cast, then transpose in the narrower type, then pad: 5.1 ms.

@@ -152,12 +152,16 @@ class OrientedDetector(nn.Module):
         c1 = self.layer1(self.stem(self.normalise(images)))
         c2 = self.layer2(c1)
         c3 = self.layer3(c2)
-        # torchvision's FPN top-down pathway, stopped at its finest level.
+        out = self.head(self.pyramid(c1, c2, c3))
+        return dict(zip(HEAD_CHANNELS, torch.split(out, list(HEAD_CHANNELS.values()), dim=1)))
+
+    def pyramid(self, c1: torch.Tensor, c2: torch.Tensor, c3: torch.Tensor) -> torch.Tensor:
+        """torchvision's FPN top-down pathway over the stride-4, 8 and 16 maps, stopped at its
+        finest level: the map the head reads."""
         top = self.fpn.get_result_from_inner_blocks(c3, 2)
         for idx, lateral in ((1, c2), (0, c1)):
             top = self.fpn.get_result_from_inner_blocks(lateral, idx) + nn.functional.interpolate(top, size=lateral.shape[-2:], mode="nearest")
-        out = self.head(self.fpn.get_result_from_layer_blocks(top, 0))
-        return dict(zip(HEAD_CHANNELS, torch.split(out, list(HEAD_CHANNELS.values()), dim=1)))
+        return self.fpn.get_result_from_layer_blocks(top, 0)
 
 
 @dataclass

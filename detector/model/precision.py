@@ -51,6 +51,13 @@ def autocast(device: torch.device | str, dtype: torch.dtype | None):
     return torch.autocast(torch.device(device).type, dtype=dtype)
 
 
+def compute_dtype(x: torch.Tensor) -> torch.dtype:
+    """The dtype an autocast-eligible op on ``x`` runs in here: the autocast dtype of ``x``'s
+    device when autocast is on there, else ``x``'s own (for layers that cast by hand)."""
+    kind = x.device.type
+    return torch.get_autocast_dtype(kind) if torch.is_autocast_enabled(kind) else x.dtype
+
+
 def describe(dtype: torch.dtype | None) -> str:
     """A short name for logs and records: "bfloat16", "float16" or "float32"."""
     return "float32" if dtype is None else str(dtype).removeprefix("torch.")
