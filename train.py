@@ -57,6 +57,14 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--backbone", default=ModelConfig.backbone,
                    help="trunk of a model from scratch: a torchvision ResNet (add _gn for GroupNorm), mobilenet_v3_* or regnet_*")
     p.add_argument("--fpn-channels", type=int, default=ModelConfig.fpn_channels, help="width of the FPN and head of a model from scratch")
+    p.add_argument("--levels", type=int, choices=(3, 4), default=None,
+                   help="trunk levels feeding the FPN: 3 (strides 4-16) or 4 (plus a stride-32 stage, the context of a "
+                        "300 m hull); with --init a levels-3 model grows the stage and starts predicting as before "
+                        f"(default: the --init model's, else {ModelConfig.levels})")
+    p.add_argument("--copy-paste", type=float, default=TrainConfig.copy_paste, metavar="P",
+                   help="share (0-1) of training tiles that receive 1-3 labelled hulls cut from other scenes (Ghiasi et al. 2021)")
+    p.add_argument("--scale-jitter", type=float, default=TrainConfig.gsd_jitter, metavar="J",
+                   help="the working GSD of a training tile is multiplied by exp(U(-J, J))")
     p.add_argument("--teacher", type=Path, default=None,
                    help="distil: also learn this trained checkpoint's head maps on every tile (detector/train/distill.py); a "
                         "model from scratch takes the teacher's config but --backbone and --fpn-channels")
@@ -167,21 +175,30 @@ def main(args: argparse.Namespace) -> int:
         print("error: no training scenes left after --groups/--exclude-groups", file=sys.stderr)
         return 2
     weights = mixture_weights([s.scenes for s in sources], [s.weight for s in sources])
-    model_cfg = ModelConfig(backbone=args.backbone, fpn_channels=args.fpn_channels)
+    model_cfg = ModelConfig(backbone=args.backbone, fpn_channels=args.fpn_channels, levels=args.levels or ModelConfig.levels)
     cfg = TrainConfig(epochs=args.epochs, draws_per_epoch=args.draws_per_epoch, batch_size=args.batch_size, lr=args.lr,
                       tile_px=args.tile_px, workers=args.workers, seed=args.seed, amp=not args.no_amp,
                       loss_weights=_loss_weights(args.loss_weights), teacher=str(args.teacher or ""),
-                      distill_weight=args.distill_weight)
+                      distill_weight=args.distill_weight, copy_paste=args.copy_paste, gsd_jitter=args.scale_jitter)
+    if not 0 <= args.copy_paste <= 1 or args.scale_jitter < 0:
+        print("error: --copy-paste is a share from 0 to 1 and --scale-jitter is not negative", file=sys.stderr)
+        return 2
     try:
         if args.resume is not None:  # the run's own configs win, so the data is the same
             state = read_checkpoint(args.resume)
             model_cfg, cfg = ModelConfig.from_dict(state["config"]), TrainConfig.from_dict(state["train_config"])
         elif args.init is not None:
             model_cfg = ModelConfig.from_dict(read_checkpoint(args.init)["config"])
+            if args.levels is not None and args.levels != model_cfg.levels:
+                if args.levels < model_cfg.levels:
+                    print(f"error: --levels {args.levels}: {args.init} has {model_cfg.levels} levels; a level cannot be "
+                          "taken away", file=sys.stderr)
+                    return 2
+                model_cfg = replace(model_cfg, levels=args.levels)
         if cfg.teacher:  # the given or the resumed run's teacher: a missing or foreign file is named before training
             teacher_cfg = ModelConfig.from_dict(read_checkpoint(cfg.teacher)["config"])
             if args.resume is None and args.init is None:  # from scratch: read scenes as the teacher learned them
-                model_cfg = replace(teacher_cfg, backbone=args.backbone, fpn_channels=args.fpn_channels)
+                model_cfg = replace(teacher_cfg, backbone=args.backbone, fpn_channels=args.fpn_channels, levels=args.levels or ModelConfig.levels)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -194,7 +211,7 @@ def main(args: argparse.Namespace) -> int:
                   f"({model_cfg.work_gsd_min_m} m)", file=sys.stderr)
             return 2
         model_cfg = replace(model_cfg, work_gsd_max_m=args.work_gsd_max)
-    dataset = TileDataset(scenes, model_cfg, cfg.tile_px)
+    dataset = TileDataset(scenes, model_cfg, cfg.tile_px, cfg.augment())
     meta = {"data": args.data, "command": " ".join(sys.argv), "init": str(args.init) if args.init else None,
             "scenes": len(scenes), "vessels": int(sum(len(s) for s in scenes)), "torch": str(torch.__version__)}
     args.out.mkdir(parents=True, exist_ok=True)

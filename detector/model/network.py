@@ -1,8 +1,9 @@
 """The oriented vessel detector: network, its config, decoding, and checkpoints.
 
 A CenterNet-style single-stage detector. A torchvision trunk cut at strides 4, 8 and 16
-(``layer1``-``layer3`` of a ResNet, or the matching stages of a MobileNetV3 or RegNet) feeds a
-torchvision ``FeaturePyramidNetwork``; its stride-4 map goes to one small head that
+(``layer1``-``layer3`` of a ResNet, or the matching stages of a MobileNetV3 or RegNet), and
+optionally a light stride-32 stage of two ResNet blocks (``levels=4``: the context of a 300 m hull),
+feeds a torchvision ``FeaturePyramidNetwork``; its stride-4 map goes to one small head that
 predicts per cell: a vessel-centre heatmap, the tanker-vs-other logit, the sub-cell centre
 offset, log length and log beam, the hull axis as ``(cos 2a, sin 2a)`` (no bow ambiguity) and
 the bow direction as ``(cos h, sin h)``. Decoding takes heatmap peaks, reads the box there, and
@@ -52,6 +53,8 @@ class ModelConfig:
 
     backbone: str = "resnet18"
     fpn_channels: int = 64
+    levels: int = 3  # trunk levels feeding the FPN: 3 (strides 4-16) or 4 (plus a stride-32 stage)
+    top_channels: int = 256  # width of the stride-32 stage when levels == 4
     stride: int = 4
     types: tuple[str, ...] = TYPES
     work_gsd_min_m: float = 2.0
@@ -123,17 +126,40 @@ def _mobilenet_stages(features: nn.Sequential):
     return features[:s4], features[s4:s8], features[s8:s16], features[s16:s32]
 
 
+def top_stage(in_channels: int, width: int) -> nn.Sequential:
+    """The stride-32 stage: two torchvision ResNet ``BasicBlock``s, the first halving the
+    resolution. Narrower than ResNet-18's ``layer4`` (256 against 512 channels: 2.4 M parameters
+    against 8.4 M), for a checkpoint that stays small and a stage that trains on two cores."""
+    from torchvision.models.resnet import BasicBlock, conv1x1
+
+    down = nn.Sequential(conv1x1(in_channels, width, stride=2), nn.BatchNorm2d(width))
+    return nn.Sequential(BasicBlock(in_channels, width, stride=2, downsample=down), BasicBlock(width, width))
+
+
 class OrientedDetector(nn.Module):
-    """CNN trunk (to stride 16) + FPN + one dense head; ``forward`` returns raw maps at ``stride``."""
+    """CNN trunk (to stride 16, or 32 with ``levels=4``) + FPN + one dense head; ``forward``
+    returns raw maps at ``stride``."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         if cfg.stride != 4:
             raise ValueError("only stride 4 (the FPN level of layer1) is supported")
+        if cfg.levels not in (3, 4):
+            raise ValueError(f"levels must be 3 (strides 4-16) or 4 (strides 4-32), not {cfg.levels}")
         self.cfg = cfg
         self.stem, self.layer1, self.layer2, self.layer3 = trunk_stages(cfg.backbone)
         chans = [s[1] for s in _probe([self.stem, self.layer1, self.layer2, self.layer3])[1:]]
+        if cfg.levels == 4:
+            self.layer4 = top_stage(chans[-1], cfg.top_channels)
+            chans.append(cfg.top_channels)
         self.fpn = FeaturePyramidNetwork(chans, cfg.fpn_channels)
+        if cfg.levels == 4:
+            # The stride-32 lateral starts at zero, so the network starts as its stride-16 self:
+            # a trained levels-3 checkpoint loaded into it (load_weights(extend=True)) predicts exactly as before,
+            # and the new stage only adds what helps. Its weights still get gradients (c4 is not zero).
+            top = self.fpn.inner_blocks[3][0]
+            nn.init.zeros_(top.weight)
+            nn.init.zeros_(top.bias)
         # Only the stride-4 output is used: drop the other levels' output convs so every
         # parameter gets a gradient (DistributedDataParallel requires it) and none is computed in vain.
         self.fpn.layer_blocks = self.fpn.layer_blocks[:1]
@@ -152,14 +178,16 @@ class OrientedDetector(nn.Module):
         c1 = self.layer1(self.stem(self.normalise(images)))
         c2 = self.layer2(c1)
         c3 = self.layer3(c2)
-        out = self.head(self.pyramid(c1, c2, c3))
+        maps = (c1, c2, c3, self.layer4(c3)) if self.cfg.levels == 4 else (c1, c2, c3)
+        out = self.head(self.pyramid(*maps))
         return dict(zip(HEAD_CHANNELS, torch.split(out, list(HEAD_CHANNELS.values()), dim=1)))
 
-    def pyramid(self, c1: torch.Tensor, c2: torch.Tensor, c3: torch.Tensor) -> torch.Tensor:
-        """torchvision's FPN top-down pathway over the stride-4, 8 and 16 maps, stopped at its
-        finest level: the map the head reads."""
-        top = self.fpn.get_result_from_inner_blocks(c3, 2)
-        for idx, lateral in ((1, c2), (0, c1)):
+    def pyramid(self, *maps: torch.Tensor) -> torch.Tensor:
+        """torchvision's FPN top-down pathway over the trunk's maps (stride 4 first, then 8, 16 and
+        with ``levels=4`` 32), stopped at its finest level: the map the head reads."""
+        top = self.fpn.get_result_from_inner_blocks(maps[-1], len(maps) - 1)
+        for idx in range(len(maps) - 2, -1, -1):
+            lateral = maps[idx]
             top = self.fpn.get_result_from_inner_blocks(lateral, idx) + nn.functional.interpolate(top, size=lateral.shape[-2:], mode="nearest")
         return self.fpn.get_result_from_layer_blocks(top, 0)
 
@@ -280,10 +308,23 @@ def build(cfg: ModelConfig) -> OrientedDetector:
     return OrientedDetector(cfg)
 
 
-def load_weights(model: nn.Module, state: dict) -> None:
-    """Load a state dict strictly, ignoring the unused FPN output convs that early checkpoints carry."""
+NEW_LEVEL_KEYS = ("layer4.", "fpn.inner_blocks.3.")  # what a levels-4 network has that a levels-3 one lacks
+
+
+def load_weights(model: nn.Module, state: dict, extend: bool = False) -> None:
+    """Load a state dict strictly, ignoring the unused FPN output convs that early checkpoints carry.
+
+    ``extend``: ``state`` is of the same network with ``levels=3`` and ``model`` has ``levels=4``;
+    the stride-32 stage keeps its initialisation (a zero lateral: the same predictions as before).
+    """
     state = {k: v for k, v in state.items() if not k.startswith(("fpn.layer_blocks.1.", "fpn.layer_blocks.2."))}
-    model.load_state_dict(state)
+    if not extend:
+        model.load_state_dict(state)
+        return
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    wrong = [k for k in missing if not k.startswith(NEW_LEVEL_KEYS)] + list(unexpected)
+    if wrong:
+        raise RuntimeError(f"cannot extend: keys that do not match {wrong[:5]}")
 
 
 def save_checkpoint(path: str | Path, model: nn.Module, cfg: ModelConfig, meta: dict, **training_state) -> None:

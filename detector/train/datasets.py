@@ -22,6 +22,7 @@ from ..model.geometry import corners_to_obb
 from ..model.network import ModelConfig
 from ..model.targets import encode
 from .labels import LabelledScene
+from .paste import DonorHull, TileLabels, paste, place, read_donor
 
 MAX_OPEN_FILES = 64
 
@@ -39,6 +40,8 @@ class AugmentConfig:
     blur: float = 0.2
     grayscale: float = 0.1
     positive_share: float = 0.75  # share of tiles centred near a labelled vessel
+    copy_paste: float = 0.0  # share of tiles that receive hulls cut from other scenes (detector/train/paste.py)
+    paste_max: int = 3  # at most this many pasted hulls a tile
 
 
 class TileDataset(Dataset):
@@ -55,6 +58,8 @@ class TileDataset(Dataset):
         self.scenes, self.cfg, self.tile_px, self.aug = scenes, cfg, tile_px, augment
         self._known: dict[int, Scene] = {}  # opened once (the stretch is measured then), kept for reuse
         self._handles: list[int] = []  # scenes whose file is open now, oldest first
+        # Donors for copy-paste: scenes with oriented hulls (a box-only label has no outline to cut).
+        self.donors = [k for k, ls in enumerate(scenes) if (~ls.box_only & ~ls.ignore).any()]
 
     def __len__(self) -> int:
         return len(self.scenes)
@@ -72,15 +77,20 @@ class TileDataset(Dataset):
             self._known[self._handles.pop(0)].close()
         return self._known[k]
 
+    def _true_scale(self, k: int, rng: np.random.Generator) -> float:
+        """The scene's true GSD over its file's: an uncertain GSD is drawn anew each time
+        (log-uniform in its range), so the doubt about scale becomes augmentation rather than
+        one wrong label; 1 where the GSD is known."""
+        ls = self.scenes[k]
+        if ls.gsd_range_m is None:
+            return 1.0
+        lo, hi = ls.gsd_range_m
+        return math.exp(rng.uniform(math.log(lo), math.log(hi))) / self.scene(k).info.gsd_m
+
     def window(self, k: int, rng: np.random.Generator) -> tuple[Tile, float]:
         """A random tile of scene ``k`` (centred near a vessel for most draws) and its working GSD."""
         ls, info = self.scenes[k], self.scene(k).info
-        # An uncertain GSD is drawn anew each time (log-uniform in its range), so the doubt about
-        # scale becomes augmentation rather than one wrong label.
-        true_scale = 1.0
-        if ls.gsd_range_m is not None:
-            lo, hi = ls.gsd_range_m
-            true_scale = math.exp(rng.uniform(math.log(lo), math.log(hi))) / info.gsd_m
+        true_scale = self._true_scale(k, rng)
         work = self.cfg.work_gsd_m(info.gsd_m * true_scale)
         if self.aug.enabled:
             work *= math.exp(rng.uniform(-self.aug.gsd_jitter, self.aug.gsd_jitter))
@@ -105,27 +115,51 @@ class TileDataset(Dataset):
         k, seed, epoch, draw = key
         rng = np.random.default_rng([seed, epoch, draw, k])
         ls = self.scenes[k]
-        tile, _ = self.window(k, rng)
+        tile, work_gsd_m = self.window(k, rng)
         rgb, valid = self.scene(k).read_tile(tile, self.tile_px)
         corners = ls.corners.copy()
         corners[..., 0] = (corners[..., 0] - tile.col_off) / tile.scale_x
         corners[..., 1] = (corners[..., 1] - tile.row_off) / tile.scale_y
+        labels = TileLabels(corners, ls.has_bow.copy(), ls.type_code.copy(), ls.box_only.copy(), ls.beam_known.copy(), ls.ignore.copy())
         image = torch.from_numpy(rgb)
         valid_t = torch.from_numpy(valid)
+        if self.aug.enabled and self.donors and rng.random() < self.aug.copy_paste:
+            self.paste_hulls(image, valid, labels, work_gsd_m, rng)
         if self.aug.enabled:
             # A free rotation would turn an axis-aligned box into a looser one than the hull's own
             # envelope: scenes with box-only labels turn by right angles only.
-            image, corners, valid_t = self.augment(image, corners, valid_t, int(rng.integers(1 << 62)),
-                                                   free_rotation=not ls.box_only.any())
-        obb = corners_to_obb(corners) if len(corners) else np.zeros((0, 5))
+            image, labels.corners, valid_t = self.augment(image, labels.corners, valid_t, int(rng.integers(1 << 62)),
+                                                          free_rotation=not labels.box_only.any())
+        obb = corners_to_obb(labels.corners) if len(labels.corners) else np.zeros((0, 5))
         t = self.tile_px
         inside = (obb[:, 0] >= 0) & (obb[:, 0] < t) & (obb[:, 1] >= 0) & (obb[:, 1] < t)
         ix, iy = np.clip(obb[:, 0].astype(int), 0, t - 1), np.clip(obb[:, 1].astype(int), 0, t - 1)
         inside &= valid_t.numpy()[iy, ix] if len(obb) else inside
-        inside &= ~ls.ignore  # a hull under cloud is not something to learn to see
-        targets = encode(obb[inside], ls.has_bow[inside], ls.type_code[inside], (t, t), self.cfg.stride,
-                         box_only=ls.box_only[inside], beam_known=ls.beam_known[inside])
+        inside &= ~labels.ignore  # a hull under cloud is not something to learn to see
+        targets = encode(obb[inside], labels.has_bow[inside], labels.type_code[inside], (t, t), self.cfg.stride,
+                         box_only=labels.box_only[inside], beam_known=labels.beam_known[inside])
         return image.float(), targets
+
+    def paste_hulls(self, image: torch.Tensor, valid: np.ndarray, labels: TileLabels, work_gsd_m: float, rng: np.random.Generator) -> int:
+        """Paste 1 to ``paste_max`` hulls from donor scenes into ``image`` at ``work_gsd_m``
+        (``detector/train/paste.py``), adding them to ``labels``. Returns how many were pasted."""
+        pasted = 0
+        for _ in range(int(rng.integers(1, self.aug.paste_max + 1))):
+            d = self.donors[int(rng.integers(len(self.donors)))]
+            ls = self.scenes[d]
+            choices = np.flatnonzero(~ls.box_only & ~ls.ignore)
+            i = int(choices[rng.integers(len(choices))])
+            scene = self.scene(d)
+            cut = read_donor(scene, ls.corners[i], work_gsd_m, scene.info.gsd_m * self._true_scale(d, rng))
+            if cut is None:
+                continue
+            donor = DonorHull(*cut, bool(ls.has_bow[i]), int(ls.type_code[i]), bool(ls.beam_known[i]))
+            spot = place(donor.corners, labels.corners, valid, rng)
+            if spot is None:
+                continue
+            labels.append(paste(image, donor, *spot), donor.has_bow, donor.type_code, donor.beam_known)
+            pasted += 1
+        return pasted
 
     def augment(self, image: torch.Tensor, corners: np.ndarray, valid: torch.Tensor, seed: int, free_rotation: bool = True):
         """Flips, rotations (right angles only unless ``free_rotation``), colour, haze, noise, blur

@@ -48,6 +48,14 @@ class TrainConfig:
     loss_weights: dict = field(default_factory=dict)  # overrides of targets.LOSS_WEIGHTS, e.g. {"type": 2.0}
     teacher: str = ""  # a trained checkpoint whose head maps the model also learns (detector.train.distill); "" none
     distill_weight: float = 1.0  # weight of the distillation term against the labels' loss
+    copy_paste: float = 0.0  # share of tiles that receive hulls cut from other scenes (detector/train/paste.py)
+    gsd_jitter: float = 0.25  # scale jitter: the working GSD times exp(U(-j, j))
+
+    def augment(self):
+        """The augmentation these settings ask for."""
+        from .datasets import AugmentConfig
+
+        return AugmentConfig(gsd_jitter=self.gsd_jitter, copy_paste=self.copy_paste)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -117,7 +125,11 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
     torch.manual_seed(cfg.seed)
     model = build(model_cfg)
     if init is not None and state is None:
-        load_weights(model, read_checkpoint(init)["model"])
+        start = read_checkpoint(init)
+        # A levels-3 checkpoint grows a stride-32 stage here (train.py --levels 4): the same
+        # predictions to start with, as the new lateral starts at zero.
+        extend = model_cfg.levels > start["config"].get("levels", 3)
+        load_weights(model, start["model"], extend=extend)
     if state is not None:
         load_weights(model, state["model"])
     layout = torch.channels_last if cfg.channels_last else torch.contiguous_format
