@@ -14,6 +14,8 @@ Exit code 0 when every scene succeeded, 1 when some failed (see run.json), 2 for
 from __future__ import annotations
 
 import argparse
+import errno
+import math
 import os
 import sys
 
@@ -36,8 +38,8 @@ def _bands(text: str) -> tuple[int, ...]:
 def _positive(kind):
     def parse(text: str):
         value = kind(text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        if not (value > 0 and math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"must be a positive finite number, got {text}")
         return value
     return parse
 
@@ -137,6 +139,14 @@ def main(args: argparse.Namespace) -> int:
         return run(config_from_args(args))
     except (InputError, ModelError, AisError) as exc:
         print(f"infer.py: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # Every output is written to a temporary name and renamed whole, so nothing half-written
+        # is left to trust: a rerun keeps the finished scenes and redoes the rest.
+        print(f"infer.py: error: no space left on the device writing {exc.filename or args.out} ({exc.strerror}); "
+              "free some space and run again: finished scenes are kept", file=sys.stderr)
         return 2
 
 

@@ -163,6 +163,12 @@ def main(args: argparse.Namespace) -> int:
             print("error: give training data with --data (or --eval-only)", file=sys.stderr)
             return 2
         sources = [parse(spec, args.cache_dir, args.gsd, progress=progress) for spec in args.data]
+        for src in sources:
+            clipped = sum(s.meta.get("clipped_boxes", 0) for s in src.scenes)
+            dropped = sum(s.meta.get("dropped_boxes", 0) for s in src.scenes)
+            if clipped or dropped:
+                print(f"{src.spec}: {clipped} boxes overhung their image and were clipped to it; {dropped} of no width "
+                      "or height were left out", file=sys.stderr)
     except (ValueError, OSError, ModelError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -79,7 +79,9 @@ def looks_and_sightings(parts: list[dict], berths: dict[str, Berth], track: Trac
 
 
 def read_ais(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """AIS position reports: times (UTC epoch seconds), lon, lat, from a CSV with mmsi,time,lon,lat."""
+    """AIS position reports: times (UTC epoch seconds), lon, lat, from a UTF-8 CSV with
+    mmsi,time,lon,lat. ISO 8601 times; a time without a timezone is taken as UTC (AIS reports
+    are stamped in UTC). Raises AisError naming the line of a report that cannot be one."""
     times, lons, lats = [], [], []
     try:
         with open(path, newline="", encoding="utf-8") as f:
@@ -89,13 +91,21 @@ def read_ais(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 raise AisError(f"{path}: missing columns {', '.join(sorted(missing))} (need mmsi,time,lon,lat)")
             for line, row in enumerate(reader, start=2):
                 try:
-                    times.append(_time(row["time"]).timestamp())
-                    lons.append(float(row["lon"]))
-                    lats.append(float(row["lat"]))
+                    t, lon, lat = _time(row["time"]).timestamp(), float(row["lon"]), float(row["lat"])
                 except (ValueError, TypeError, AttributeError):
                     raise AisError(f"{path}, line {line}: cannot read time/lon/lat from {row}") from None
+                if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+                    raise AisError(f"{path}, line {line}: lon {row['lon']}, lat {row['lat']} is not a place on Earth "
+                                   "(WGS84 degrees: lon -180 to 180, lat -90 to 90)")
+                times.append(t)
+                lons.append(lon)
+                lats.append(lat)
     except FileNotFoundError:
         raise AisError(f"{path}: AIS file not found") from None
+    except UnicodeDecodeError as exc:
+        raise AisError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the CSV as UTF-8") from None
+    except OSError as exc:
+        raise AisError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     return np.array(times), np.array(lons), np.array(lats)
 
 

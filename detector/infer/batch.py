@@ -109,6 +109,11 @@ class TileBatch:
         return x
 
 
+# Scenes of at least this many tiles are checked for tiles of nodata alone (a decimated read of
+# the whole scene, 0.1-1 s: worth it where tiles cost more than that together, not on a 4-tile clip).
+EMPTY_CHECK_MIN_TILES = 16
+
+
 def padded_hw(hw: tuple[int, int], multiple: int = PAD_MULTIPLE_PX) -> tuple[int, int]:
     """``hw`` rounded up to a multiple of ``multiple`` on each side."""
     return tuple(-(-n // multiple) * multiple for n in hw)
@@ -127,6 +132,8 @@ def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
         elif cfg.area_mode == "aoi" and scene.georef is not None:  # no CRS: cannot place it, search whole
             area = scene.aoi_to_pixels(cfg.area_lonlat)
         tiles = scene.tiles(work, cfg.tile_px, cfg.overlap_m, area, fit=True)
+        if len(tiles) >= EMPTY_CHECK_MIN_TILES:  # a large or sparse scene: skip what holds only nodata
+            tiles = scene.tiles_with_data(tiles)
         shares = {pb.berth.name: berth_shares(scene, pb) for pb in placed}
         scene.close()
         return SceneHeader(job, None, scene, work, tiles, placed, area, shares)
@@ -192,11 +199,19 @@ class TileStream(IterableDataset):
             images, valids, keys, headers, failed, read_s = [], [], [], [], [], 0.0
             return out
 
+        # Every scene is planned before the first tile is read, and the plans go out in one
+        # batch: the main process knows every scene's tile count (the progress bar's total, the
+        # large scenes' estimates) before the first tile arrives.
+        planned = []
         for job in mine:
             t0 = time.perf_counter()
-            header = plan_scene(job, self.cfg, self.work_gsd)
+            planned.append(plan_scene(job, self.cfg, self.work_gsd))
             read_s += time.perf_counter() - t0
-            headers.append(header)
+        headers = list(planned)
+        if headers:
+            yield flush()
+        for header in planned:
+            job = header.job
             if header.error is not None:
                 continue
             scene = header.scene

@@ -13,7 +13,7 @@ import json
 import os
 from pathlib import Path
 
-from ..io.atomic import write_text_atomic
+from ..io.atomic import fit_name, write_text_atomic
 from ..io.records import DETECTION_COLUMNS, write_csv
 from ..io.tables import format_table
 
@@ -25,8 +25,8 @@ COUNT_COLUMNS = ["scene", "datetime", "berth", "berth_kind", "tankers", "other_v
 
 
 def part_path(out_dir: Path, scene_name: str) -> Path:
-    """Where the result of ``scene_name`` is kept."""
-    return Path(out_dir) / "parts" / f"{scene_name}.json"
+    """Where the result of ``scene_name`` is kept (a long name shortened to fit, ``fit_name``)."""
+    return Path(out_dir) / "parts" / f"{fit_name(scene_name)}.json"
 
 
 def write_part(out_dir: Path, result: dict) -> None:

@@ -25,10 +25,12 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..events.estimate import EstimateConfig
-from ..events.loads import LoadsConfig, quote_table, run_loads
+from ..events.loads import LoadsConfig, quote_table, read_ais, run_loads
 from ..events.recall import DetectorRecall, recall_of
 from ..events.tracks import TrackConfig
+from ..io.atomic import fit_name, sweep_temporaries
 from ..io.berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
+from ..io.lock import FolderBusy, FolderLock, hold, job_id
 from ..model.allocator import retain_freed_memory
 from ..model.device import pick_device, torchrun_place
 from ..model.network import ModelConfig, decode, fuse_for_inference, load_model
@@ -43,6 +45,8 @@ DEFAULT_SCENES = REPO / "scenes"
 DEFAULT_MODEL = REPO / "models" / "vostochny_default.pt"
 SCENE_SUFFIXES = (".tif", ".tiff", ".jp2", ".png", ".jpg", ".jpeg", ".vrt", ".img")
 QUICKLOOK_PX = 1200  # longest side of a quicklook picture, in picture pixels
+LARGE_SCENE_TILES = 100  # a scene of this many tiles is announced, with an estimate of its time
+ESTIMATE_AFTER_TILES = 5
 
 
 class InputError(ValueError):
@@ -215,7 +219,13 @@ def run(cfg: InferConfig, log=print) -> int:
         raise InputError(f"{clash[0]} is an input inside the output folder it would be overwritten in; choose another --out")
     if not Path(cfg.model).is_file():
         raise InputError(f"{cfg.model}: model file not found")
+    if cfg.events and cfg.ais:
+        read_ais(cfg.ais)  # a bad AIS file is named now, not after hours of scenes (AisError)
     place = torchrun_place()
+    lock = _hold(out_dir, place.world_size)
+    if place.rank == 0 and lock.fd is not None:
+        for folder in (out_dir, out_dir / "parts", out_dir / "quicklooks"):
+            sweep_temporaries(folder)  # what a killed run was writing; the folder is ours now
     barriers = _Barriers(place.world_size)
     try:
         try:
@@ -253,7 +263,7 @@ def run(cfg: InferConfig, log=print) -> int:
             "config": asdict(cfg), "run_key": key, "world_size": place.world_size, "device": str(device), "precision": precision,
             "rank0_timing_s": {**timing, "total": round(time.perf_counter() - t_start, 3)},
             "scenes": [{k: p.get(k) for k in ("scene", "path", "status", "error", "datetime", "crs", "gsd_m", "work_gsd_m",
-                                              "tiles", "vessels_found", "tankers", "seconds")} for p in parts],
+                                              "tiles", "vessels_found", "tankers", "seconds", "notes")} for p in parts],
         }
         aggregate(out_dir, parts, record)
         if not cfg.quiet:
@@ -267,9 +277,27 @@ def run(cfg: InferConfig, log=print) -> int:
             _remove_events(out_dir)
         if not cfg.quiet:
             log(_summary(parts, out_dir, time.perf_counter() - t_start))
+        else:  # --quiet hides progress, not failures
+            for line in _summary(parts, out_dir, 0.0).splitlines()[1:]:
+                if line.lstrip().startswith("FAILED"):
+                    print(line.strip(), file=sys.stderr)
         return 0 if all(p["status"] == "ok" for p in parts) else 1
     finally:
         barriers.close()
+        lock.release()
+
+
+def _hold(out_dir: Path, world_size: int) -> FolderLock:
+    """Take the output folder for this run (``io/lock.py``); InputError when it is a file, cannot
+    be written, or another run has it."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputError(f"--out {out_dir}: is a file, not a folder; choose a folder for the outputs")
+    try:
+        return hold(out_dir, job_id(world_size))
+    except FolderBusy as exc:
+        raise InputError(str(exc)) from None
+    except OSError as exc:
+        raise InputError(f"--out {out_dir}: cannot write there ({exc.strerror or exc})") from None
 
 
 def loads_config(cfg: InferConfig, model_meta: dict | None = None) -> LoadsConfig:
@@ -320,6 +348,7 @@ def _summary(parts: list[dict], out_dir: Path, seconds: float) -> str:
     lines = [f"{len(parts)} scenes: {len(ok)} done, {len(failed)} failed; {vessels} vessels, {tankers} tankers; "
              f"{seconds:.1f} s; outputs in {out_dir}/"]
     lines += [f"  FAILED {p['scene']}: {p['error']}" for p in failed]
+    lines += [f"  note {p['scene']}: {n}" for p in ok for n in p.get("notes") or []]
     no_crs = [p["scene"] for p in ok if not p.get("crs")]
     if no_crs:
         lines.append(f"  no CRS, so not in detections.geojson (pixel polygons are in detections.csv): {', '.join(no_crs)}")
@@ -367,6 +396,9 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
             pending[h.job.index] = _Pending(h, [], time.perf_counter())
             tiles_bar.total += len(h.tiles)
             tiles_bar.refresh()
+            if show and len(h.tiles) >= LARGE_SCENE_TILES:
+                tqdm.write(f"{h.job.name}: {len(h.tiles):,} tiles of {cfg.tile_px} px at {h.work_gsd_m:g} m "
+                           "(an estimate of its time follows its first tiles)")
             if not h.tiles:
                 finish(h.job.index)
         if batch.keys:
@@ -380,8 +412,16 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
                 p = pending.get(index)
                 if p is None:
                     continue
+                if not p.parts:
+                    p.started = t0  # planned long before: its time starts with its first tile
                 info = p.header.scene.info
                 p.parts.append(tile_to_scene(d, tile, info.width, info.height, EDGE_MARGIN_PX))
+                n_tiles = len(p.header.tiles)
+                if show and n_tiles >= LARGE_SCENE_TILES and len(p.parts) == ESTIMATE_AFTER_TILES:
+                    per_tile = (time.perf_counter() - p.started) / ESTIMATE_AFTER_TILES
+                    left_min = per_tile * (n_tiles - ESTIMATE_AFTER_TILES) / 60
+                    tqdm.write(f"{p.header.job.name}: about {left_min:.0f} min more ({per_tile:.1f} s a tile over its first "
+                               f"{ESTIMATE_AFTER_TILES}, {n_tiles - ESTIMATE_AFTER_TILES:,} to go)")
                 if len(p.parts) == len(p.header.tiles):
                     finish(index)
             tiles_bar.update(len(batch.keys))
@@ -410,13 +450,23 @@ def _scene_result(p: _Pending, cfg: InferConfig, out_dir: Path) -> dict:
     features = [geojson_feature(r, scene.georef) for r in rows] if scene.georef is not None else []
     counts = count_rows(h.job.name, when, rows, [(pb.berth.name, pb.berth.kind) for pb in h.placed], h.shares)
     if cfg.quicklooks:
-        _quicklook(out_dir / "quicklooks" / f"{h.job.name}.jpg", h, rows, when)
+        _quicklook(out_dir / "quicklooks" / f"{fit_name(h.job.name)}.jpg", h, rows, when)
     return {
         "scene": h.job.name, "path": h.job.path, "status": "ok", "error": None, "datetime": when, "crs": info.crs,
         "gsd_m": round(info.gsd_m, 4), "work_gsd_m": h.work_gsd_m, "tiles": len(h.tiles),
         "vessels_found": len(rows), "tankers": sum(r["vessel_type"] == "tanker" for r in rows),
         "seconds": round(time.perf_counter() - p.started, 3), "vessels": rows, "counts": counts, "features": features,
+        "notes": _notes(info),
     }
+
+
+def _notes(info) -> list[str]:
+    """What a reader of this scene's results should know about how it was read."""
+    notes = []
+    if info.exif_orientation != 1:
+        notes.append(f"EXIF orientation {info.exif_orientation} is not applied: pixel coordinates and pictures are "
+                     "the pixels as the file stores them")
+    return notes
 
 
 def _quicklook(path: Path, h: SceneHeader, rows: list[dict], when: str) -> None:

@@ -60,10 +60,12 @@ def load_berths(path: str | os.PathLike) -> tuple[Berth, ...]:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BerthError(f"{path}: not valid GeoJSON ({exc})") from None
     features = raw.get("features") if isinstance(raw, dict) else None
-    if raw.get("type") != "FeatureCollection" or not isinstance(features, list):
+    if not isinstance(raw, dict) or raw.get("type") != "FeatureCollection" or not isinstance(features, list):
         raise BerthError(f"{path}: expected a GeoJSON FeatureCollection of berth polygons")
     berths, names = [], set()
     for i, feat in enumerate(features):
+        if not isinstance(feat, dict):
+            raise BerthError(f"{path}: feature {i + 1} is not a GeoJSON Feature object")
         props = feat.get("properties") or {}
         name = str(props.get("name") or f"berth_{i + 1}")
         try:

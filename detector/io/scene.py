@@ -75,6 +75,9 @@ class SceneInfo:
     datetime: datetime | None
     datetime_source: str
     stretch: Stretch
+    # A JPEG's EXIF orientation (1-8; 1 upright). It is not applied: pixel coordinates, outlines
+    # and pictures are the pixels as the file stores them, as GDAL and every GIS read them.
+    exif_orientation: int = 1
 
     @property
     def gsd_m(self) -> float:
@@ -149,6 +152,7 @@ class Scene:
             dtype=dtype, nodata=ds.nodata, crs=_crs_name(ds.crs), transform=tuple(ds.transform)[:6],
             gsd_x_m=gsd_xy[0], gsd_y_m=gsd_xy[1], gsd_source=gsd_source, bands=choice,
             datetime=when, datetime_source=when_source, stretch=stretch,
+            exif_orientation=_exif_orientation(ds.tags()),
         )
 
     # --- file handle ----------------------------------------------------------------------
@@ -363,6 +367,28 @@ class Scene:
         ds = self._dataset()
         return self.read(Window(0, 0, ds.width, ds.height), _preview_shape(ds.width, ds.height, max_px))
 
+    def tiles_with_data(self, tiles: list[Tile], max_px: int = PREVIEW_PX) -> list[Tile]:
+        """The ``tiles`` that may hold valid pixels, judged from the decimated preview: a tile
+        none of whose preview cells (grown by one cell, so a thin strip is not lost between
+        samples) is valid holds only nodata and is left out. One read of ``max_px`` a side."""
+        from scipy.ndimage import binary_dilation
+
+        if not tiles:
+            return tiles
+        _, valid = self.preview(max_px)
+        valid = binary_dilation(valid, iterations=1)
+        sy, sx = valid.shape[0] / self.info.height, valid.shape[1] / self.info.width
+        # A summed-area table: whether a tile's cells hold any valid one is four lookups.
+        table = np.pad(valid.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+        keep = []
+        for t in tiles:
+            r0, c0 = int(t.row_off * sy), int(t.col_off * sx)
+            r1 = min(valid.shape[0], max(r0 + 1, int(np.ceil((t.row_off + t.height) * sy))))
+            c1 = min(valid.shape[1], max(c0 + 1, int(np.ceil((t.col_off + t.width) * sx))))
+            if table[r1, c1] - table[r0, c1] - table[r1, c0] + table[r0, c0] > 0:
+                keep.append(t)
+        return keep
+
     # --- areas of interest and tiles ------------------------------------------------------
     def aoi_to_pixels(self, geom, crs: CRS | str | None = None, buffer_m: float = 0.0):
         """An area of interest (shapely geometry in ``crs``, default WGS84 lon/lat) in scene pixels.
@@ -418,6 +444,15 @@ def _cloud_patches(white: np.ndarray, cell_m: float) -> np.ndarray:
     # A morphological opening by a k x k square, as separable min and max filters: a dense
     # k x k structure costs k^2 a pixel (minutes at 0.5 m, where k is 200).
     return maximum_filter(minimum_filter(white.view(np.uint8), size=k, mode="constant", cval=0), size=k).astype(bool)
+
+
+def _exif_orientation(tags: dict) -> int:
+    """The EXIF orientation GDAL reports (``EXIF_Orientation``), 1 when absent or unreadable."""
+    try:
+        value = int(str(tags.get("EXIF_Orientation", "1")).strip() or 1)
+    except ValueError:
+        return 1
+    return value if 1 <= value <= 8 else 1
 
 
 def _preview_shape(width: int, height: int, max_px: int = PREVIEW_PX) -> tuple[int, int]:

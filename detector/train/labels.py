@@ -165,6 +165,12 @@ def read_coco(json_path: str | Path, image_dir: str | Path | None = None, gsd_m:
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise LabelError(json_path, f"not a COCO label file ({exc})") from None
     image_dir = Path(image_dir) if image_dir is not None else json_path.parent
+    if not anns:
+        raise LabelError(json_path, "holds no annotations: there is no vessel to learn from")
+    missing = [img.get("file_name") for img in images if not (image_dir / str(img.get("file_name"))).is_file()]
+    if missing:
+        raise LabelError(json_path, f"{len(missing)} of {len(images)} images are not in {image_dir} "
+                                    f"(first: {', '.join(map(str, missing[:3]))})")
     cat_type = {c["id"]: type_from_name(c.get("name", "")) for c in cats}
     cat_points = {c["id"]: list(c.get("keypoints") or []) for c in cats}
     by_image = defaultdict(list)
@@ -172,8 +178,14 @@ def read_coco(json_path: str | Path, image_dir: str | Path | None = None, gsd_m:
         by_image[a["image_id"]].append(a)
     scenes = []
     for img in images:
-        corners, types, bows, boxes, beams = [], [], [], [], []
+        corners, types, bows, boxes, beams, clipped, dropped = [], [], [], [], [], 0, 0
         for a in by_image.get(img["id"], []):
+            if "bbox" in a and not a.get("segmentation") and not a.get("keypoints"):
+                a, was_clipped = _checked_box(a, img, json_path)
+                clipped += was_clipped
+                if a is None:
+                    dropped += 1
+                    continue
             shape = _coco_corners(a, int(img["height"]), int(img["width"]))
             c = _keypoint_corners(a, cat_points.get(a.get("category_id"), []), shape)
             bow = c is not None
@@ -191,9 +203,35 @@ def read_coco(json_path: str | Path, image_dir: str | Path | None = None, gsd_m:
         gsd_range = _gsd_range(img.get("gsd_m_range"), json_path, name)
         image_gsd = gsd_m or img.get("gsd_m") or (float(np.sqrt(gsd_range[0] * gsd_range[1])) if gsd_range else None)
         meta = {k: img[k] for k in ("date", "source_name") if k in img}
+        if clipped or dropped:
+            meta.update(clipped_boxes=clipped, dropped_boxes=dropped)
         scenes.append(_scene(image_dir / name, corners, bows, types, image_gsd, group, meta, box_only=boxes,
                              beam_known=beams, gsd_range_m=None if gsd_m else gsd_range))  # a GSD the user gives is known
     return scenes
+
+
+def _checked_box(ann: dict, img: dict, path: Path) -> tuple[dict | None, bool]:
+    """A box-only annotation checked against its image: refused (LabelError naming the file,
+    image and annotation) when it cannot be a vessel (not four finite numbers, a negative size,
+    or wholly outside the image); clipped to the image when it only overhangs; None (dropped)
+    when its width or height is zero, a slip some public sets hold (ships-aerial: a 3 x 0 px
+    box). Returns the annotation to use, or None, and whether it was clipped."""
+    where = f"image {img.get('file_name')!r} (id {img.get('id')}), annotation {ann.get('id')}"
+    try:
+        x, y, w, h = (float(v) for v in ann["bbox"])
+    except (TypeError, ValueError):
+        raise LabelError(path, f"{where}: bbox {ann['bbox']!r} is not [x, y, width, height]") from None
+    if not all(np.isfinite([x, y, w, h])) or w < 0 or h < 0:
+        raise LabelError(path, f"{where}: bbox {ann['bbox']!r} has a negative or non-finite size; a vessel cannot")
+    if w == 0 or h == 0:
+        return None, False  # a line, not an area: dropped, and counted by the caller
+    width, height = float(img["width"]), float(img["height"])
+    x0, y0, x1, y1 = max(x, 0.0), max(y, 0.0), min(x + w, width), min(y + h, height)
+    if x1 <= x0 or y1 <= y0:
+        raise LabelError(path, f"{where}: bbox {ann['bbox']!r} lies wholly outside the {width:g} x {height:g} px image")
+    if (x0, y0, x1, y1) == (x, y, x + w, y + h):
+        return ann, False
+    return {**ann, "bbox": [x0, y0, x1 - x0, y1 - y0]}, True
 
 
 def _gsd_range(value, path, name) -> tuple[float, float] | None:
