@@ -99,7 +99,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                     help="a berth counts as seen (empty or not) when this share of it is valid and cloud-free (default 0.7)")
     ev.add_argument("--loading-kinds", nargs="+", default=["oil"], help="berth kinds whose visits are load events (default: oil)")
     ev.add_argument("--ais", default=None, metavar="CSV",
-                    help="AIS reports (mmsi,time,lon,lat): each event is marked dark when none lies at its berth during the stay")
+                    help="AIS reports (a UTF-8 CSV: mmsi,time,lon,lat; ISO 8601 times, UTC where they name no timezone): each "
+                         "event is marked dark when none lies at its berth during the stay")
     return p
 
 

@@ -112,3 +112,23 @@ def test_size_range_ignores_short_truth_and_drops_short_detections():
     big = evaluate(r, 0.3, min_length_m=50.0)["all"]
     assert everything["ap50"] < 1.0 and everything["recall"] == 0.5
     assert big["ap50"] == pytest.approx(1.0) and big["recall"] == 1.0 and big["vessels"] == 1
+
+
+def test_hulls_by_length_tells_whole_split_partial_and_missed_hulls():
+    from detector.model.geometry import obb_to_corners
+    from detector.train.evaluate import SceneResult, hulls_by_length, long_side_range
+
+    # At 1 m a pixel: a 300 m carrier read as two 140 m boxes, a 100 m tanker found whole, a
+    # 60 m one overlapped by a box a third its length, a 30 m boat missed.
+    truth = obb_to_corners(np.array([[400, 100, 300, 40, 0], [400, 300, 100, 16, 0], [400, 500, 60, 10, 0], [100, 700, 30, 6, 0]], float))
+    preds = obb_to_corners(np.array([[325, 100, 140, 40, 0], [475, 100, 140, 40, 0], [400, 300, 98, 16, 0], [380, 500, 20, 10, 0]], float))
+    r = SceneResult("s", 1.0, preds, np.array([0.9, 0.8, 0.9, 0.6]), np.full(4, 0.5), truth, np.ones(4, bool), np.zeros(4, int))
+    got = hulls_by_length([r], 0.5)
+    assert got["240-infm"] == {"hulls": 1, "whole": 0, "split": 1, "partial": 0, "missed": 0, "recall": 0.0}
+    assert got["50-120m"]["whole"] == 1 and got["50-120m"]["partial"] == 1 and got["50-120m"]["hulls"] == 2
+    assert got["0-50m"]["missed"] == 1
+    # At a higher operating point the weaker half of the carrier drops out: no longer split.
+    assert hulls_by_length([r], 0.85)["240-infm"]["partial"] == 1
+    # Long sides of 40 px or more: the 30 px boat is ignored, not missed, and short detections go.
+    long = long_side_range([r], 40)[0]
+    assert long.true_ignore.tolist() == [False, False, False, True] and len(long.pred_corners) == 3

@@ -11,6 +11,8 @@ on axis-aligned boxes.
 
 from __future__ import annotations
 
+import math
+
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -166,6 +168,53 @@ def summarise(results: list[SceneResult], score_threshold: float) -> dict:
         count_mae=float(np.mean(np.abs(count_err))) if count_err else float("nan"),
     )
     return out
+
+
+LENGTH_BINS_M = ((0.0, 50.0), (50.0, 120.0), (120.0, 240.0), (240.0, math.inf))  # small craft, coastal, Handysize+, carriers
+
+
+def hulls_by_length(results: list[SceneResult], score_threshold: float, bins_m=LENGTH_BINS_M) -> dict:
+    """How each true hull (not ignored) fared at the operating point, by its true length in metres:
+    ``whole`` (a detection with oriented IoU >= 0.5), ``split`` (not whole, and two or more
+    detections centred on the hull: a long deck read as several short boxes), ``partial`` (the
+    best detection overlaps, IoU 0.1-0.5) and ``missed`` (none overlaps by 0.1). ``recall`` is the
+    whole share, the field's match at AP50."""
+    from shapely import Polygon, contains_xy
+
+    out = {f"{lo:g}-{hi:g}m": {"hulls": 0, "whole": 0, "split": 0, "partial": 0, "missed": 0} for lo, hi in bins_m}
+    for r in results:
+        if not len(r.true_corners):
+            continue
+        sel = r.pred_score >= score_threshold
+        iou = r.iou[sel]
+        centres = r.pred_corners[sel].mean(axis=1) if sel.any() else np.zeros((0, 2))
+        lengths_m = corners_to_obb(r.true_corners)[:, 2] * (r.scene_gsd_m or r.gsd_m)
+        for j in np.flatnonzero(~r.true_ignore):
+            label = next((f"{lo:g}-{hi:g}m" for lo, hi in bins_m if lo <= lengths_m[j] < hi), None)
+            if label is None:
+                continue
+            best = float(iou[:, j].max()) if len(iou) else 0.0
+            on_hull = int(contains_xy(Polygon(r.true_corners[j]), centres[:, 0], centres[:, 1]).sum()) if len(centres) else 0
+            kind = "whole" if best >= 0.5 else "split" if on_hull >= 2 else "partial" if best >= 0.1 else "missed"
+            out[label]["hulls"] += 1
+            out[label][kind] += 1
+    for row in out.values():
+        row["recall"] = row["whole"] / row["hulls"] if row["hulls"] else float("nan")
+    return out
+
+
+def long_side_range(results: list[SceneResult], min_px: float) -> list[SceneResult]:
+    """Results restricted to hulls whose long side is at least ``min_px`` image pixels, COCO
+    area-range style (as :func:`size_range`, in the image's own pixels: for sets whose GSD is
+    uncertain, such as ships-aerial, where a size in metres would be a guess)."""
+    return [SceneResult(r.name, 1.0, *_long_enough(r, min_px)) for r in results]
+
+
+def _long_enough(r: SceneResult, min_px: float) -> tuple:
+    keep = corners_to_obb(r.pred_corners)[:, 2] >= min_px if len(r.pred_corners) else np.zeros(0, bool)
+    short = corners_to_obb(r.true_corners)[:, 2] < min_px if len(r.true_corners) else np.zeros(0, bool)
+    return (r.pred_corners[keep], r.pred_score[keep], r.pred_p_tanker[keep], r.true_corners, r.true_has_bow, r.true_type,
+            r.true_ignore | short, 1.0, r.true_box_only)
 
 
 def size_range(results: list[SceneResult], min_length_m: float) -> list[SceneResult]:
