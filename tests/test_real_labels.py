@@ -64,7 +64,8 @@ def test_box_only_images_take_their_gsd_from_the_range_and_bad_ranges_are_errors
     (given,) = read_coco(tmp_path / "labels.json", gsd_m=2.0)
     assert given.gsd_m == 2.0 and given.gsd_range_m is None
     with pytest.raises(LabelError, match="gsd_m_range"):
-        read_coco(_write(tmp_path, [dict(img, gsd_m_range=[3.0, 0.3])], [], [{"id": 1, "name": "vessel"}]))
+        read_coco(_write(tmp_path, [dict(img, gsd_m_range=[3.0, 0.3])], [{"image_id": 1, "bbox": [10, 10, 20, 8]}],
+                         [{"id": 1, "name": "vessel"}]))
 
 
 def test_holdout_splits_whole_sources_stably_in_about_the_share(tmp_path):

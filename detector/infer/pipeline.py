@@ -222,11 +222,8 @@ def run(cfg: InferConfig, log=print) -> int:
     if cfg.events and cfg.ais:
         read_ais(cfg.ais)  # a bad AIS file is named now, not after hours of scenes (AisError)
     place = torchrun_place()
-    lock = _hold(out_dir, place.world_size)
-    if place.rank == 0 and lock.fd is not None:
-        for folder in (out_dir, out_dir / "parts", out_dir / "quicklooks"):
-            sweep_temporaries(folder)  # what a killed run was writing; the folder is ours now
     barriers = _Barriers(place.world_size)
+    lock = None
     try:
         try:
             device = pick_device(cfg.device, place.local_rank)
@@ -242,6 +239,11 @@ def run(cfg: InferConfig, log=print) -> int:
         model = fuse_for_inference(model).to(memory_format=torch.channels_last)
         # Hashed as it runs: what was folded and fused, and how, rounds differently.
         key = run_key(cfg, weights_sha256(model), asdict(mcfg), precision)
+        # Every input and option is checked by now: only a run that can start takes the folder.
+        lock = _hold(out_dir, place.world_size)
+        if place.rank == 0 and lock.fd is not None:
+            for folder in (out_dir, out_dir / "parts", out_dir / "quicklooks"):
+                sweep_temporaries(folder)  # what a killed run was writing; the folder is ours now
         mine = jobs[place.rank::place.world_size]
         # A failed scene is tried again on a rerun (its file may have been fixed); a finished one is kept.
         todo = [j for j in mine if cfg.fresh or (read_part(out_dir, j.name, key) or {}).get("status") != "ok"]
@@ -284,7 +286,8 @@ def run(cfg: InferConfig, log=print) -> int:
         return 0 if all(p["status"] == "ok" for p in parts) else 1
     finally:
         barriers.close()
-        lock.release()
+        if lock is not None:
+            lock.release()
 
 
 def _hold(out_dir: Path, world_size: int) -> FolderLock:
