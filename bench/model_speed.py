@@ -109,11 +109,13 @@ def stage_times(model, cfg, tile_px: int, amp, rounds: int) -> list[tuple[str, f
         c1 = model.layer1(s)
         c2 = model.layer2(c1)
         c3 = model.layer3(c2)
-        f = pyramid(c1, c2, c3)
+        maps = (c1, c2, c3, model.layer4(c3)) if cfg.levels == 4 else (c1, c2, c3)
+        f = pyramid(*maps)
         out = model(x)
+        top = [("layer4 (stride 32)", best_ms(lambda: model.layer4(c3)))] if cfg.levels == 4 else []
         return [("stem (normalisation folded)", best_ms(lambda: model.stem(model.normalise(x)))),
                 ("layer1 (stride 4)", best_ms(lambda: model.layer1(s))), ("layer2 (stride 8)", best_ms(lambda: model.layer2(c1))),
-                ("layer3 (stride 16)", best_ms(lambda: model.layer3(c2))), ("FPN to stride 4", best_ms(lambda: pyramid(c1, c2, c3))),
+                ("layer3 (stride 16)", best_ms(lambda: model.layer3(c2))), *top, ("FPN to stride 4", best_ms(lambda: pyramid(*maps))),
                 ("head", best_ms(lambda: model.head(f))), ("decode", best_ms(lambda: decode(out, cfg.stride))),
                 ("whole network and decode", best_ms(lambda: decode(model(x), cfg.stride)))]
 
