@@ -144,3 +144,13 @@ def sen2ships() -> Path:
     if not (SEN2SHIPS / "labels.json").is_file():
         pytest.skip("../shared/data/sen2ships is not present")
     return SEN2SHIPS
+
+
+@pytest.fixture(scope="session")
+def tiny_set(tmp_path_factory):
+    """Three 3 m synthetic scenes of about 1.3 tiles of 128 px each, rendered once: the data of
+    the tiny training runs (resume, torchrun, fine-tuning, the stride-32 level)."""
+    from detector.synth.training import write_set
+
+    out = tmp_path_factory.mktemp("synth")
+    return write_set(out, seed=5, count=3, gsd_range_m=(3.0, 3.0), tile_px=128, context=1.3, workers=1, progress=False)

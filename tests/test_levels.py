@@ -13,16 +13,9 @@ import pytest
 import torch
 
 from detector.model.network import ModelConfig, build, fuse_for_inference, load_model, load_weights, read_checkpoint, save_checkpoint
-from detector.synth.training import write_set
 
 ROOT = Path(__file__).resolve().parents[1]
 TILE = 128
-
-
-@pytest.fixture(scope="module")
-def tiny_set(tmp_path_factory):
-    out = tmp_path_factory.mktemp("synth")
-    return write_set(out, seed=6, count=3, gsd_range_m=(3.0, 3.0), tile_px=TILE, context=1.3, workers=1, progress=False)
 
 
 def _trained_like(cfg: ModelConfig, seed: int = 0):

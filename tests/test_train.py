@@ -15,7 +15,6 @@ import torch
 
 from detector.infer.predict import PredictConfig
 from detector.model.network import ModelConfig, ModelError, build, load_model, read_checkpoint, save_checkpoint
-from detector.synth.training import write_set
 from detector.train.datasets import AugmentConfig, TileDataset, mixture_weights
 from detector.train.engine import TrainConfig, evaluate_model, train
 from detector.train.evaluate import AP_SCORE_FLOOR, average_precision, summarise
@@ -23,13 +22,6 @@ from detector.train.labels import read_truth_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 TILE = 128
-
-
-@pytest.fixture(scope="module")
-def tiny_set(tmp_path_factory):
-    """Three 3 m synthetic scenes of about 1.3 tiles each, rendered once for the module."""
-    out = tmp_path_factory.mktemp("synth")
-    return write_set(out, seed=5, count=3, gsd_range_m=(3.0, 3.0), tile_px=TILE, context=1.3, workers=1, progress=False)
 
 
 def _run(scenes, out, cfg: TrainConfig, **kw):
