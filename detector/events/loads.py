@@ -153,8 +153,9 @@ class LoadsResult:
     never_seen: list[str]
 
 
-def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig, out_dir: Path) -> LoadsResult | str:
-    """Events, totals and their files for one run; returns a reason string when it cannot be done."""
+def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig, out_dir: Path, ais=None) -> LoadsResult | str:
+    """Events, totals and their files for one run; returns a reason string when it cannot be done.
+    ``ais``: ``cfg.ais`` already read (:func:`read_ais`), so a caller that checked it early reads it once."""
     berths = {b.name: b for b in berth_list}
     kinds = {b.name: b.kind for b in berth_list}
     recall = detector_recall(cfg.estimate)
@@ -172,7 +173,9 @@ def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig
     noise_m = float(np.mean([n for n in noise if n is not None])) if any(n is not None for n in noise) else cfg.track.length_noise_m
     track = replace(cfg.track, detector_recall=mean_recall, length_noise_m=max(cfg.track.length_noise_m, noise_m))
     events = load_events(track_visits(looks, sightings, kinds, track), track)
-    dark = dark_flags(events, berths, read_ais(cfg.ais) if cfg.ais else None)
+    if ais is None and cfg.ais:
+        ais = read_ais(cfg.ais)
+    dark = dark_flags(events, berths, ais)
     rows = event_rows(events, dark, track)
     start, end = min(lk.time for lk in looks), max(lk.time for lk in looks)
     names = sorted(loading & {lk.berth for lk in looks})

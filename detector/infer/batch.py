@@ -109,11 +109,6 @@ class TileBatch:
         return x
 
 
-# Scenes of at least this many tiles are checked for tiles of nodata alone (a decimated read of
-# the whole scene, 0.1-1 s: worth it where tiles cost more than that together, not on a 4-tile clip).
-EMPTY_CHECK_MIN_TILES = 16
-
-
 def padded_hw(hw: tuple[int, int], multiple: int = PAD_MULTIPLE_PX) -> tuple[int, int]:
     """``hw`` rounded up to a multiple of ``multiple`` on each side."""
     return tuple(-(-n // multiple) * multiple for n in hw)
@@ -131,9 +126,8 @@ def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
             area = search_area_px(placed, cfg.area_buffer_m / info.gsd_m, info.width, info.height)
         elif cfg.area_mode == "aoi" and scene.georef is not None:  # no CRS: cannot place it, search whole
             area = scene.aoi_to_pixels(cfg.area_lonlat)
-        tiles = scene.tiles(work, cfg.tile_px, cfg.overlap_m, area, fit=True)
-        if len(tiles) >= EMPTY_CHECK_MIN_TILES:  # a large or sparse scene: skip what holds only nodata
-            tiles = scene.tiles_with_data(tiles)
+        # Tiles of nodata alone are not read (a sparse scene, a swath's edge).
+        tiles = scene.tiles_with_data(scene.tiles(work, cfg.tile_px, cfg.overlap_m, area, fit=True))
         shares = {pb.berth.name: berth_shares(scene, pb) for pb in placed}
         scene.close()
         return SceneHeader(job, None, scene, work, tiles, placed, area, shares)

@@ -219,8 +219,8 @@ def run(cfg: InferConfig, log=print) -> int:
         raise InputError(f"{clash[0]} is an input inside the output folder it would be overwritten in; choose another --out")
     if not Path(cfg.model).is_file():
         raise InputError(f"{cfg.model}: model file not found")
-    if cfg.events and cfg.ais:
-        read_ais(cfg.ais)  # a bad AIS file is named now, not after hours of scenes (AisError)
+    # Read now, so a bad AIS file is named before hours of scenes (AisError), and once.
+    ais = read_ais(cfg.ais) if cfg.events and cfg.ais else None
     place = torchrun_place()
     barriers = _Barriers(place.world_size)
     lock = None
@@ -271,7 +271,7 @@ def run(cfg: InferConfig, log=print) -> int:
         if not cfg.quiet:
             log(table(parts))
         if cfg.events:
-            log_events = _events(parts, plan.berths, cfg, out_dir, meta)
+            log_events = _events(parts, plan.berths, cfg, out_dir, meta, ais)
             if not cfg.quiet:
                 log("")
                 log(log_events)
@@ -280,9 +280,9 @@ def run(cfg: InferConfig, log=print) -> int:
         if not cfg.quiet:
             log(_summary(parts, out_dir, time.perf_counter() - t_start))
         else:  # --quiet hides progress, not failures
-            for line in _summary(parts, out_dir, 0.0).splitlines()[1:]:
-                if line.lstrip().startswith("FAILED"):
-                    print(line.strip(), file=sys.stderr)
+            for p in parts:
+                if p["status"] != "ok":
+                    print(f"FAILED {p['scene']}: {p['error']}", file=sys.stderr)
         return 0 if all(p["status"] == "ok" for p in parts) else 1
     finally:
         barriers.close()
@@ -318,10 +318,10 @@ def loads_config(cfg: InferConfig, model_meta: dict | None = None) -> LoadsConfi
     return LoadsConfig(track, EstimateConfig(dwell_days=cfg.dwell_days, recall=recall), cfg.ais)
 
 
-def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path, model_meta: dict) -> str:
+def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path, model_meta: dict, ais=None) -> str:
     """Run the events step; returns the text to print (the quotable table, or why there is none)."""
     lcfg = loads_config(cfg, model_meta)
-    result = run_loads(parts, berths, lcfg, out_dir)
+    result = run_loads(parts, berths, lcfg, out_dir, ais)
     if isinstance(result, str):
         _remove_events(out_dir)
         return f"events: {result}"

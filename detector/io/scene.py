@@ -142,6 +142,7 @@ class Scene:
         # read the stretch needs anyway, so no berth reads the scene again to find its clouds.
         self._preview_white = _white(sample, dtype) & valid
         self._preview_cloud = None
+        self._preview_valid = valid  # and where it holds data at all (tiles_with_data)
         try:
             stretch = robust_stretch(sample, valid, stretch_percentiles)
         except ValueError:
@@ -367,16 +368,16 @@ class Scene:
         ds = self._dataset()
         return self.read(Window(0, 0, ds.width, ds.height), _preview_shape(ds.width, ds.height, max_px))
 
-    def tiles_with_data(self, tiles: list[Tile], max_px: int = PREVIEW_PX) -> list[Tile]:
-        """The ``tiles`` that may hold valid pixels, judged from the decimated preview: a tile
-        none of whose preview cells (grown by one cell, so a thin strip is not lost between
-        samples) is valid holds only nodata and is left out. One read of ``max_px`` a side."""
+    def tiles_with_data(self, tiles: list[Tile]) -> list[Tile]:
+        """The ``tiles`` that may hold valid pixels, judged from the decimated read made when
+        the scene was opened (for its stretch; no read of its own): a tile none of whose preview
+        cells (grown by one cell, so a thin strip is not lost between samples) is valid holds
+        only nodata and is left out."""
         from scipy.ndimage import binary_dilation
 
         if not tiles:
             return tiles
-        _, valid = self.preview(max_px)
-        valid = binary_dilation(valid, iterations=1)
+        valid = binary_dilation(self._preview_valid, iterations=1)
         sy, sx = valid.shape[0] / self.info.height, valid.shape[1] / self.info.width
         # A summed-area table: whether a tile's cells hold any valid one is four lookups.
         table = np.pad(valid.astype(np.int64).cumsum(0).cumsum(1), ((1, 0), (1, 0)))

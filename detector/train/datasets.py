@@ -58,8 +58,9 @@ class TileDataset(Dataset):
         self.scenes, self.cfg, self.tile_px, self.aug = scenes, cfg, tile_px, augment
         self._known: dict[int, Scene] = {}  # opened once (the stretch is measured then), kept for reuse
         self._handles: list[int] = []  # scenes whose file is open now, oldest first
-        # Donors for copy-paste: scenes with oriented hulls (a box-only label has no outline to cut).
-        self.donors = [k for k, ls in enumerate(scenes) if (~ls.box_only & ~ls.ignore).any()]
+        # Donors for copy-paste: scenes and their oriented hulls (a box-only label has no outline to cut).
+        cuttable = [(k, np.flatnonzero(~ls.box_only & ~ls.ignore)) for k, ls in enumerate(scenes)]
+        self.donors = [(k, hulls) for k, hulls in cuttable if len(hulls)]
 
     def __len__(self) -> int:
         return len(self.scenes)
@@ -145,10 +146,9 @@ class TileDataset(Dataset):
         (``detector/train/paste.py``), adding them to ``labels``. Returns how many were pasted."""
         pasted = 0
         for _ in range(int(rng.integers(1, self.aug.paste_max + 1))):
-            d = self.donors[int(rng.integers(len(self.donors)))]
+            d, hulls = self.donors[int(rng.integers(len(self.donors)))]
             ls = self.scenes[d]
-            choices = np.flatnonzero(~ls.box_only & ~ls.ignore)
-            i = int(choices[rng.integers(len(choices))])
+            i = int(hulls[rng.integers(len(hulls))])
             scene = self.scene(d)
             cut = read_donor(scene, ls.corners[i], work_gsd_m, scene.info.gsd_m * self._true_scale(d, rng))
             if cut is None:

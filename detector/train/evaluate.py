@@ -207,14 +207,16 @@ def long_side_range(results: list[SceneResult], min_px: float) -> list[SceneResu
     """Results restricted to hulls whose long side is at least ``min_px`` image pixels, COCO
     area-range style (as :func:`size_range`, in the image's own pixels: for sets whose GSD is
     uncertain, such as ships-aerial, where a size in metres would be a guess)."""
-    return [SceneResult(r.name, 1.0, *_long_enough(r, min_px)) for r in results]
+    return [_length_range(r, min_px, 1.0) for r in results]
 
 
-def _long_enough(r: SceneResult, min_px: float) -> tuple:
-    keep = corners_to_obb(r.pred_corners)[:, 2] >= min_px if len(r.pred_corners) else np.zeros(0, bool)
-    short = corners_to_obb(r.true_corners)[:, 2] < min_px if len(r.true_corners) else np.zeros(0, bool)
-    return (r.pred_corners[keep], r.pred_score[keep], r.pred_p_tanker[keep], r.true_corners, r.true_has_bow, r.true_type,
-            r.true_ignore | short, 1.0, r.true_box_only)
+def _length_range(r: SceneResult, min_length: float, unit: float) -> SceneResult:
+    """``r`` with truth shorter than ``min_length`` ignored and shorter detections dropped, lengths
+    being pixels times ``unit`` (metres per pixel, or 1 for pixels)."""
+    keep = corners_to_obb(r.pred_corners)[:, 2] * unit >= min_length if len(r.pred_corners) else np.zeros(0, bool)
+    short = corners_to_obb(r.true_corners)[:, 2] * unit < min_length if len(r.true_corners) else np.zeros(0, bool)
+    return SceneResult(r.name, r.gsd_m, r.pred_corners[keep], r.pred_score[keep], r.pred_p_tanker[keep], r.true_corners,
+                       r.true_has_bow, r.true_type, r.true_ignore | short, r.scene_gsd_m, r.true_box_only)
 
 
 def size_range(results: list[SceneResult], min_length_m: float) -> list[SceneResult]:
@@ -224,14 +226,7 @@ def size_range(results: list[SceneResult], min_length_m: float) -> list[SceneRes
     For data sets that label only ships above some size (sen2ships labels none under about 40 m),
     and for our own question: the smallest tanker class starts at 55 m.
     """
-    out = []
-    for r in results:
-        gsd = r.scene_gsd_m or r.gsd_m
-        keep = corners_to_obb(r.pred_corners)[:, 2] * gsd >= min_length_m if len(r.pred_corners) else np.zeros(0, bool)
-        short = corners_to_obb(r.true_corners)[:, 2] * gsd < min_length_m if len(r.true_corners) else np.zeros(0, bool)
-        out.append(SceneResult(r.name, r.gsd_m, r.pred_corners[keep], r.pred_score[keep], r.pred_p_tanker[keep], r.true_corners,
-                               r.true_has_bow, r.true_type, r.true_ignore | short, r.scene_gsd_m, r.true_box_only))
-    return out
+    return [_length_range(r, min_length_m, r.scene_gsd_m or r.gsd_m) for r in results]
 
 
 def evaluate(results: list[SceneResult], score_threshold: float = 0.3, min_length_m: float = 0.0) -> dict:
