@@ -66,6 +66,8 @@ def get_args_parser() -> argparse.ArgumentParser:
                         f"(default: the --init model's, else {ModelConfig.levels})")
     p.add_argument("--copy-paste", type=float, default=TrainConfig.copy_paste, metavar="P",
                    help="share (0-1) of training tiles that receive 1-3 labelled hulls cut from other scenes (Ghiasi et al. 2021)")
+    p.add_argument("--copy-paste-gsd-max", type=float, default=TrainConfig.paste_gsd_max_m, metavar="M",
+                   help="scenes whose native GSD is coarser than M metres receive no pasted hulls (default: all receive)")
     p.add_argument("--scale-jitter", type=float, default=TrainConfig.gsd_jitter, metavar="J",
                    help="the working GSD of a training tile is multiplied by exp(U(-J, J))")
     p.add_argument("--teacher", type=Path, default=None,
@@ -190,8 +192,9 @@ def main(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, draws_per_epoch=args.draws_per_epoch, batch_size=args.batch_size, lr=args.lr,
                       tile_px=args.tile_px, workers=args.workers, seed=args.seed, amp=not args.no_amp,
                       loss_weights=_loss_weights(args.loss_weights), teacher=str(args.teacher or ""),
-                      distill_weight=args.distill_weight, copy_paste=args.copy_paste, gsd_jitter=args.scale_jitter)
-    if not 0 <= args.copy_paste <= 1 or args.scale_jitter < 0:
+                      distill_weight=args.distill_weight, copy_paste=args.copy_paste, gsd_jitter=args.scale_jitter,
+                      paste_gsd_max_m=args.copy_paste_gsd_max)
+    if not 0 <= args.copy_paste <= 1 or args.scale_jitter < 0 or not args.copy_paste_gsd_max > 0:
         print("error: --copy-paste is a share from 0 to 1 and --scale-jitter is not negative", file=sys.stderr)
         return 2
     try:

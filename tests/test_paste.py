@@ -79,3 +79,17 @@ def test_pasted_hulls_become_targets(tmp_path, make_geotiff):
     assert peaks_pasted >= peaks_plain + 8, (peaks_plain, peaks_pasted)
     a, b = pasting[(1, 0, 0, 3)], pasting[(1, 0, 0, 3)]
     assert torch.equal(a[0], b[0])  # a draw stays a function of its key
+
+
+def test_scenes_coarser_than_the_paste_ceiling_receive_no_hulls(tmp_path, make_geotiff):
+    scenes = _scenes(tmp_path, make_geotiff)  # both at 3 m
+    cfg = ModelConfig(work_gsd_min_m=3.0)
+    plain = TileDataset(scenes, cfg, TILE, AugmentConfig(positive_share=0.0))
+    kept_clear = TileDataset(scenes, cfg, TILE, AugmentConfig(copy_paste=1.0, positive_share=0.0, paste_gsd_max_m=2.0))
+    pasting = TileDataset(scenes, cfg, TILE, AugmentConfig(copy_paste=1.0, positive_share=0.0, paste_gsd_max_m=4.0))
+    for d in range(8):
+        a, b = plain[(1, 0, 0, d)], kept_clear[(1, 0, 0, d)]
+        assert torch.equal(a[0], b[0]) and torch.equal(a[1]["heat"], b[1]["heat"])  # over the 2 m ceiling: as without pasting
+    peaks_plain = sum(int((plain[(1, 0, 0, d)][1]["heat"] >= 1).sum()) for d in range(8))
+    peaks_pasted = sum(int((pasting[(1, 0, 0, d)][1]["heat"] >= 1).sum()) for d in range(8))
+    assert peaks_pasted >= peaks_plain + 8  # under a 4 m ceiling the scene receives

@@ -42,6 +42,7 @@ class AugmentConfig:
     positive_share: float = 0.75  # share of tiles centred near a labelled vessel
     copy_paste: float = 0.0  # share of tiles that receive hulls cut from other scenes (detector/train/paste.py)
     paste_max: int = 3  # at most this many pasted hulls a tile
+    paste_gsd_max_m: float = math.inf  # scenes coarser than this (native GSD, m) receive no pasted hulls
 
 
 class TileDataset(Dataset):
@@ -124,7 +125,10 @@ class TileDataset(Dataset):
         labels = TileLabels(corners, ls.has_bow.copy(), ls.type_code.copy(), ls.box_only.copy(), ls.beam_known.copy(), ls.ignore.copy())
         image = torch.from_numpy(rgb)
         valid_t = torch.from_numpy(valid)
-        if self.aug.enabled and self.donors and rng.random() < self.aug.copy_paste:
+        # A hull cut from 1.7 m imagery stays sharper than any hull of a 10 m scene however it is
+        # resampled, so coarse scenes can be kept free of pasted hulls.
+        receives = self.scene(k).info.gsd_m <= self.aug.paste_gsd_max_m
+        if self.aug.enabled and self.donors and rng.random() < self.aug.copy_paste and receives:
             self.paste_hulls(image, valid, labels, work_gsd_m, rng)
         if self.aug.enabled:
             # A free rotation would turn an axis-aligned box into a looser one than the hull's own

@@ -51,12 +51,13 @@ class TrainConfig:
     distill_weight: float = 1.0  # weight of the distillation term against the labels' loss
     copy_paste: float = 0.0  # share of tiles that receive hulls cut from other scenes (detector/train/paste.py)
     gsd_jitter: float = 0.25  # scale jitter: the working GSD times exp(U(-j, j))
+    paste_gsd_max_m: float = math.inf  # scenes of a coarser native GSD (m) receive no pasted hulls
 
     def augment(self):
         """The augmentation these settings ask for."""
         from .datasets import AugmentConfig
 
-        return AugmentConfig(gsd_jitter=self.gsd_jitter, copy_paste=self.copy_paste)
+        return AugmentConfig(gsd_jitter=self.gsd_jitter, copy_paste=self.copy_paste, paste_gsd_max_m=self.paste_gsd_max_m)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
