@@ -5,9 +5,11 @@
     python infer.py image.png --gsd 0.5 --berths none # a plain image: give its ground sample distance
     torchrun --nproc_per_node=4 infer.py /data/scenes --out /data/run   # scenes sharded over ranks
 
-Outputs under --out: detections.csv, detections.geojson, counts.csv, quicklooks/<scene>.png,
-run.json and parts/<scene>.json (one per finished scene; a rerun skips those and goes on);
-across dated scenes also events.csv, summary.json and timeline.png (load events and barrels).
+Outputs under --out: report.html (one page to open in a browser, offline: figures, map, events
+with image chips, provenance), detections.csv, detections.geojson, counts.csv, quicklooks/<scene>.jpg,
+evidence/<scene>/<berth>.png with a JSON sidecar each, run.json and parts/<scene>.json (one per
+finished scene; a rerun skips those and goes on); across dated scenes also events.csv,
+summary.json and timeline.png (load events and barrels).
 Exit code 0 when every scene succeeded, 1 when some failed (see run.json), 2 for bad options.
 """
 
@@ -80,6 +82,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-amp", action="store_true",
                    help="float32 throughout (default: float16 on CUDA, bfloat16 on CPUs with native bf16, else float32)")
     p.add_argument("--no-quicklooks", action="store_true", help="skip the JPEG pictures of each scene (quicklooks/)")
+    p.add_argument("--no-report", action="store_true",
+                   help="skip report.html, its scene pictures (report/) and the evidence chips (evidence/)")
     p.add_argument("--fresh", action="store_true", help="redo every scene instead of reusing finished ones in --out")
     p.add_argument("--quiet", action="store_true", help="no progress bars or table")
     ev = p.add_argument_group("events: visits, load events and barrels across dated scenes (on by default)")
@@ -127,7 +131,7 @@ def config_from_args(args: argparse.Namespace) -> InferConfig:
         inputs=tuple(args.scenes), out_dir=args.out, model=args.model, gsd_m=args.gsd, bands=args.bands,
         berths=None if args.berths.lower() == "none" else args.berths, aoi=args.aoi, aoi_buffer_m=args.aoi_buffer_m,
         score_threshold=args.score_threshold, nms_iou=args.nms_iou, device=args.device, tile_px=args.tile_px, work_gsd_max_m=args.work_gsd_max, batch_size=args.batch_size,
-        workers=args.workers, amp=not args.no_amp, quicklooks=not args.no_quicklooks, fresh=args.fresh,
+        workers=args.workers, amp=not args.no_amp, quicklooks=not args.no_quicklooks, report=not args.no_report, fresh=args.fresh,
         threads=args.threads, retain_memory=args.retain_memory, quiet=args.quiet, events=args.events, product=args.product,
         dwell_days=tuple(args.dwell_days), detector_recall=args.detector_recall,
         length_tolerance_px=args.length_tolerance_px, min_clear_share=args.min_clear_share,

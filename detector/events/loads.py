@@ -74,7 +74,7 @@ def looks_and_sightings(parts: list[dict], berths: dict[str, Berth], track: Trac
             longest = berths[v["berth"]].max_length_m
             if longest:  # a hull longer than its berth takes is a measurement gone wrong, not a hull
                 length = min(length, longest)
-            sightings.append(Sighting(p["scene"], when, v["berth"], pos, length, heading, gsd))
+            sightings.append(Sighting(p["scene"], when, v["berth"], pos, length, heading, gsd, str(v.get("vessel_id", ""))))
     return looks, sightings
 
 

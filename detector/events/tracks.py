@@ -57,6 +57,7 @@ class Sighting:
     length_m: float
     heading_deg: float
     gsd_m: float
+    vessel_id: str = ""  # the detection's id in detections.csv, so a sighting can be shown
 
 
 @dataclass(frozen=True)

@@ -108,5 +108,8 @@ def table(parts: list[dict]) -> str:
 def is_output_path(out_dir: Path, path: str | os.PathLike) -> bool:
     """Whether ``path`` is a file this run would write (so an input there would be overwritten)."""
     path, out_dir = Path(path).resolve(), Path(out_dir).resolve()
-    fixed = {out_dir / n for n in ("detections.csv", "detections.geojson", "counts.csv", "run.json")}
-    return path in fixed or path.parent in (out_dir / "parts", out_dir / "quicklooks")
+    fixed = {out_dir / n for n in ("detections.csv", "detections.geojson", "counts.csv", "run.json", "report.html",
+                                   "events.csv", "summary.json", "timeline.png")}
+    evidence = out_dir / "evidence"
+    return path in fixed or path.parent in (out_dir / "parts", out_dir / "quicklooks", out_dir / "report", evidence) \
+        or path.parent.parent == evidence

@@ -31,12 +31,14 @@ from ..events.tracks import TrackConfig
 from ..io.atomic import fit_name, sweep_temporaries
 from ..io.berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
 from ..io.lock import FolderBusy, FolderLock, hold, job_id
+from ..io.provenance import file_stamp, sha256_file
 from ..model.allocator import retain_freed_memory
 from ..model.device import pick_device, torchrun_place
 from ..model.network import ModelConfig, decode, fuse_for_inference, load_model
 from ..model.precision import amp_dtype, autocast, describe
 from .batch import PlanConfig, SceneHeader, SceneJob, tile_loader
 from .measure import geojson_feature, vessel_rows
+from .evidence import write_chip
 from .outputs import aggregate, count_rows, is_output_path, part_path, read_part, table, write_part
 from .predict import EDGE_MARGIN_PX, SceneDetections, merge, tile_to_scene
 
@@ -76,6 +78,7 @@ class InferConfig:
     workers: int = 1
     amp: bool = True
     quicklooks: bool = True
+    report: bool = True  # report.html, its scene pictures and the evidence chips (report_page.py, evidence.py)
     fresh: bool = False
     threads: int | None = None
     retain_memory: bool = True  # keep freed tensor memory for the next tile (model/allocator.py)
@@ -115,12 +118,32 @@ def find_scenes(inputs: tuple[str, ...]) -> list[SceneJob]:
     return [SceneJob(i, str(p), p.stem) for i, p in enumerate(paths)]
 
 
-def _sha256(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+_sha256 = sha256_file
+
+
+def provenance(path: str | os.PathLike, info=None) -> dict:
+    """Where a scene's figures come from: the file's SHA-256, size and modification time, and,
+    once it is open (``info``, ``io.scene.SceneInfo``), its CRS, GSD, time and sensor with their sources."""
+    record: dict = {"file": str(path)}
+    try:
+        record |= file_stamp(path) | {"sha256": sha256_file(path)}
+    except OSError as exc:
+        record["unreadable"] = exc.strerror or str(exc)
+    if info is not None:
+        record |= {"scene_id": info.scene_id, "crs": info.crs, "gsd_m": round(info.gsd_m, 4), "gsd_source": info.gsd_source,
+                   "datetime": info.datetime.isoformat() if info.datetime else "", "datetime_source": info.datetime_source,
+                   "sensor": info.sensor, "sensor_source": info.sensor_source, "width_px": info.width, "height_px": info.height}
+    return record
+
+
+def unchanged(part: dict | None, path: str | os.PathLike) -> bool:
+    """Whether the file a part was made from has the size and modification time it had then."""
+    stamp = (part or {}).get("provenance") or {}
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stamp.get("size_bytes") == st.st_size and stamp.get("mtime_ns") == st.st_mtime_ns
 
 
 def weights_sha256(model: torch.nn.Module) -> str:
@@ -242,11 +265,12 @@ def run(cfg: InferConfig, log=print) -> int:
         # Every input and option is checked by now: only a run that can start takes the folder.
         lock = _hold(out_dir, place.world_size)
         if place.rank == 0 and lock.fd is not None:
-            for folder in (out_dir, out_dir / "parts", out_dir / "quicklooks"):
+            for folder in (out_dir, out_dir / "parts", out_dir / "quicklooks", out_dir / "report", *_chip_folders(out_dir)):
                 sweep_temporaries(folder)  # what a killed run was writing; the folder is ours now
         mine = jobs[place.rank::place.world_size]
         # A failed scene is tried again on a rerun (its file may have been fixed); a finished one is kept.
-        todo = [j for j in mine if cfg.fresh or (read_part(out_dir, j.name, key) or {}).get("status") != "ok"]
+        # So is one whose file changed since (its size or modification time): the part is of other pixels.
+        todo = [j for j in mine if cfg.fresh or not _reusable(read_part(out_dir, j.name, key), j.path)]
         if cfg.fresh:
             for j in todo:
                 part_path(out_dir, j.name).unlink(missing_ok=True)
@@ -265,20 +289,31 @@ def run(cfg: InferConfig, log=print) -> int:
             "config": asdict(cfg), "run_key": key, "world_size": place.world_size, "device": str(device), "precision": precision,
             "rank0_timing_s": {**timing, "total": round(time.perf_counter() - t_start, 3)},
             "scenes": [{k: p.get(k) for k in ("scene", "path", "status", "error", "datetime", "crs", "gsd_m", "work_gsd_m",
-                                              "tiles", "vessels_found", "tankers", "seconds", "notes")} for p in parts],
+                                              "tiles", "vessels_found", "tankers", "seconds", "notes", "provenance")} for p in parts],
+            "inputs": _input_files(cfg),
         }
         aggregate(out_dir, parts, record)
         if not cfg.quiet:
             log(table(parts))
+        loads, lcfg = None, None
         if cfg.events:
-            log_events = _events(parts, plan.berths, cfg, out_dir, meta, ais)
+            log_events, loads, lcfg = _events(parts, plan.berths, cfg, out_dir, meta, ais)
             if not cfg.quiet:
                 log("")
                 log(log_events)
         else:
             _remove_events(out_dir)
+        report = None
+        if cfg.report:
+            from .report_page import write_report
+
+            report = write_report(out_dir, parts, record, plan.berths, loads, lcfg)
+        else:
+            (out_dir / "report.html").unlink(missing_ok=True)
         if not cfg.quiet:
             log(_summary(parts, out_dir, time.perf_counter() - t_start))
+            if report is not None:
+                log(f"report: {report} (opens offline in a browser)")
         else:  # --quiet hides progress, not failures
             for p in parts:
                 if p["status"] != "ok":
@@ -288,6 +323,21 @@ def run(cfg: InferConfig, log=print) -> int:
         barriers.close()
         if lock is not None:
             lock.release()
+
+
+def _reusable(part: dict | None, path: str) -> bool:
+    return part is not None and part.get("status") == "ok" and unchanged(part, path)
+
+
+def _input_files(cfg: InferConfig) -> dict:
+    """Provenance of the run's inputs other than its scenes (those are in each scene's record)."""
+    files = {"berths": cfg.berths, "aoi": cfg.aoi if cfg.aoi not in ("berths", "whole") else None, "ais": cfg.ais}
+    return {k: provenance(v) for k, v in files.items() if v}
+
+
+def _chip_folders(out_dir: Path) -> list[Path]:
+    evidence = out_dir / "evidence"
+    return [evidence, *(p for p in evidence.iterdir() if p.is_dir())] if evidence.is_dir() else []
 
 
 def _hold(out_dir: Path, world_size: int) -> FolderLock:
@@ -318,18 +368,19 @@ def loads_config(cfg: InferConfig, model_meta: dict | None = None) -> LoadsConfi
     return LoadsConfig(track, EstimateConfig(dwell_days=cfg.dwell_days, recall=recall), cfg.ais)
 
 
-def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path, model_meta: dict, ais=None) -> str:
-    """Run the events step; returns the text to print (the quotable table, or why there is none)."""
+def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path, model_meta: dict, ais=None):
+    """Run the events step; returns the text to print (the quotable table, or why there is none),
+    the result (``LoadsResult``, or the reason string) and the settings used."""
     lcfg = loads_config(cfg, model_meta)
     result = run_loads(parts, berths, lcfg, out_dir, ais)
     if isinstance(result, str):
         _remove_events(out_dir)
-        return f"events: {result}"
+        return f"events: {result}", result, lcfg
     # Only when there is a timeline to draw: importing matplotlib took 0.44 s of every run.
     from ..events.timeline import draw_timeline
 
     draw_timeline(out_dir / "timeline.png", result, lcfg.estimate.cap_barrels)
-    return quote_table(result, lcfg)
+    return quote_table(result, lcfg), result, lcfg
 
 
 def _remove_events(out_dir: Path) -> None:
@@ -340,7 +391,7 @@ def _remove_events(out_dir: Path) -> None:
 
 def _missing(job: SceneJob) -> dict:
     return {"scene": job.name, "path": job.path, "status": "error", "error": "no result (a rank stopped early?)",
-            "vessels": [], "counts": [], "features": []}
+            "vessels": [], "counts": [], "features": [], "provenance": provenance(job.path)}
 
 
 def _summary(parts: list[dict], out_dir: Path, seconds: float) -> str:
@@ -383,7 +434,8 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
                 error = f"{p.header.job.path}: {type(exc).__name__}: {exc}"
         if error is not None or p is None:
             job = jobs[index]
-            result = {"scene": job.name, "path": job.path, "status": "error", "error": error, "vessels": [], "counts": [], "features": []}
+            result = {"scene": job.name, "path": job.path, "status": "error", "error": error, "vessels": [], "counts": [],
+                      "features": [], "provenance": provenance(job.path)}
         write_part(out_dir, {"key": key, **result})
         scenes_bar.update(1)
         timing["finish"] += time.perf_counter() - t0
@@ -452,14 +504,18 @@ def _scene_result(p: _Pending, cfg: InferConfig, out_dir: Path) -> dict:
     rows = vessel_rows(h.job.name, dets, info.gsd_x_m, info.gsd_y_m, scene.georef, assign(centres, h.placed), when)
     features = [geojson_feature(r, scene.georef) for r in rows] if scene.georef is not None else []
     counts = count_rows(h.job.name, when, rows, [(pb.berth.name, pb.berth.kind) for pb in h.placed], h.shares)
-    if cfg.quicklooks:
-        _quicklook(out_dir / "quicklooks" / f"{fit_name(h.job.name)}.jpg", h, rows, when)
+    source = provenance(h.job.path, info)
+    pictures = _pictures(out_dir, h, rows, when, cfg)
+    chips = [write_chip(out_dir, scene, h.job.name, pb, rows, h.shares.get(pb.berth.name), source)
+             for pb in h.placed] if cfg.report else []
+    scene.close()
     return {
         "scene": h.job.name, "path": h.job.path, "status": "ok", "error": None, "datetime": when, "crs": info.crs,
         "gsd_m": round(info.gsd_m, 4), "work_gsd_m": h.work_gsd_m, "tiles": len(h.tiles),
         "vessels_found": len(rows), "tankers": sum(r["vessel_type"] == "tanker" for r in rows),
         "seconds": round(time.perf_counter() - p.started, 3), "vessels": rows, "counts": counts, "features": features,
-        "notes": _notes(info),
+        "notes": _notes(info), "provenance": source, "map_picture": pictures,
+        "chips": [{k: c[k] for k in ("berth", "chip", "sidecar")} for c in chips],
     }
 
 
@@ -472,9 +528,11 @@ def _notes(info) -> list[str]:
     return notes
 
 
-def _quicklook(path: Path, h: SceneHeader, rows: list[dict], when: str) -> None:
-    from .quicklook import draw_quicklook
-
+def _pictures(out_dir: Path, h: SceneHeader, rows: list[dict], when: str, cfg: InferConfig) -> dict | None:
+    """Draw the scene's quicklook and save its plain picture for the report's map, from one read
+    of the searched area. Returns where the map picture lies on the ground (None when there is none)."""
+    if not (cfg.quicklooks or cfg.report):
+        return None
     info = h.scene.info
     c0, r0, c1, r1 = h.area_px.bounds if h.area_px is not None else (0, 0, info.width, info.height)
     c0, r0 = max(0, int(c0)), max(0, int(r0))
@@ -482,10 +540,23 @@ def _quicklook(path: Path, h: SceneHeader, rows: list[dict], when: str) -> None:
     scale = min(3.0, QUICKLOOK_PX / max(c1 - c0, r1 - r0))  # small areas are enlarged to stay readable
     shape = (max(1, round((r1 - r0) * scale)), max(1, round((c1 - c0) * scale)))
     rgb, _ = h.scene.read_box((c0, r0, c1, r1), shape)
-    h.scene.close()
-    tankers = sum(r["vessel_type"] == "tanker" for r in rows)
-    others = len(rows) - tankers
-    title = (f"{h.job.name}   {when[:16].replace('T', ' ')} UTC   {info.gsd_m:.2f} m/px   "
-             f"{tankers} tanker{'s' * (tankers != 1)}, {others} other vessel{'s' * (others != 1)}")
-    draw_quicklook(path, rgb, (c0, r0), shape[1] / (c1 - c0), info.gsd_m, rows,
-                   [(pb.berth.name, pb.outline_px) for pb in h.placed], title)
+    if cfg.quicklooks:
+        from .quicklook import draw_quicklook
+
+        tankers = sum(r["vessel_type"] == "tanker" for r in rows)
+        others = len(rows) - tankers
+        title = (f"{h.job.name}   {when[:16].replace('T', ' ')} UTC   {info.gsd_m:.2f} m/px   "
+                 f"{tankers} tanker{'s' * (tankers != 1)}, {others} other vessel{'s' * (others != 1)}")
+        draw_quicklook(out_dir / "quicklooks" / f"{fit_name(h.job.name)}.jpg", rgb, (c0, r0), shape[1] / (c1 - c0),
+                       info.gsd_m, rows, [(pb.berth.name, pb.outline_px) for pb in h.placed], title)
+    if not cfg.report or h.scene.georef is None:
+        return None
+    from .quicklook import save_picture
+
+    path = out_dir / "report" / f"{fit_name(h.job.name)}.jpg"
+    save_picture(path, rgb)
+    # Top-left, top-right and bottom-left corners of the picture on the ground: the page places it
+    # by the affine map these three points define.
+    lon, lat = h.scene.georef.pixel_to_lonlat(np.array([c0, c1, c0], float), np.array([r0, r0, r1], float))
+    return {"file": str(path.relative_to(out_dir)), "width_px": shape[1], "height_px": shape[0],
+            "corners_lonlat": [[float(a), float(b)] for a, b in zip(lon, lat)]}

@@ -19,6 +19,20 @@ def sidecar_paths(path: Path) -> list[Path]:
     return [path.with_suffix(".json"), path.with_name(path.name + ".json")]
 
 
+def read_stac(path: Path) -> dict | None:
+    """The STAC item beside ``path`` (``sidecar_paths``), or None when there is none that reads."""
+    for sidecar in sidecar_paths(Path(path)):
+        if sidecar.is_file():
+            try:
+                item = json.loads(sidecar.read_text(encoding="utf-8"))
+            except (ValueError, OSError):
+                continue
+            if isinstance(item, dict):
+                item.setdefault("_sidecar", sidecar.name)
+                return item
+    return None
+
+
 def parse_datetime(text: str) -> datetime | None:
     """Parse an ISO 8601 or TIFF ("YYYY:MM:DD HH:MM:SS") date-time; naive times are taken as UTC."""
     text = text.strip()
@@ -40,15 +54,12 @@ def acquisition_time(path: Path, tags: dict[str, str], imagery_tags: dict[str, s
     ``start_datetime``), GDAL's IMAGERY ``ACQUISITIONDATETIME``, the ``TIFFTAG_DATETIME`` tag,
     then a date in the file name. Returns ``(None, "none")`` when there is none.
     """
-    for sidecar in sidecar_paths(path):
-        if sidecar.is_file():
-            try:
-                props = json.loads(sidecar.read_text(encoding="utf-8")).get("properties", {})
-            except (ValueError, AttributeError, OSError):
-                continue
-            for key in ("datetime", "start_datetime"):
-                if isinstance(props.get(key), str) and (value := parse_datetime(props[key])):
-                    return value, f"stac:{sidecar.name}"
+    item = read_stac(path)
+    props = (item or {}).get("properties")
+    if isinstance(props, dict):
+        for key in ("datetime", "start_datetime"):
+            if isinstance(props.get(key), str) and (value := parse_datetime(props[key])):
+                return value, f"stac:{item['_sidecar']}"
     for source, text in (
         ("ACQUISITIONDATETIME", imagery_tags.get("ACQUISITIONDATETIME")),
         ("TIFFTAG_DATETIME", tags.get("TIFFTAG_DATETIME")),

@@ -28,6 +28,7 @@ from .atomic import atomic_path
 from .bands import BandChoice, Stretch, pick_bands, robust_stretch
 from .errors import SceneError
 from .georef import GeoRef
+from .provenance import sensor_and_id
 from .tiles import DEFAULT_OVERLAP_M, Tile, tile_grid, tiles_touching
 
 SUPPORTED_DTYPES = ("uint8", "uint16", "int16", "uint32", "int32", "float32", "float64")
@@ -78,6 +79,9 @@ class SceneInfo:
     # A JPEG's EXIF orientation (1-8; 1 upright). It is not applied: pixel coordinates, outlines
     # and pictures are the pixels as the file stores them, as GDAL and every GIS read them.
     exif_orientation: int = 1
+    sensor: str = ""  # what took it, from a STAC sidecar or tags (io/provenance.py); "" unknown
+    sensor_source: str = "none"
+    scene_id: str = ""  # the STAC item's id, else the file's stem
 
     @property
     def gsd_m(self) -> float:
@@ -136,6 +140,7 @@ class Scene:
             self.close()
             raise SceneError(self.path, str(exc)) from None
         when, when_source = acquisition_time(self.path, ds.tags(), ds.tags(ns="IMAGERY"))
+        sensor, sensor_source, scene_id = sensor_and_id(self.path, ds.tags(), ds.tags(ns="IMAGERY"))
         self._bands = choice
         sample, valid = self._read_raw(Window(0, 0, ds.width, ds.height), _preview_shape(ds.width, ds.height))
         # Kept for the cloud-shadow test (area_shares): where the scene is cloud-white, from the
@@ -154,6 +159,7 @@ class Scene:
             gsd_x_m=gsd_xy[0], gsd_y_m=gsd_xy[1], gsd_source=gsd_source, bands=choice,
             datetime=when, datetime_source=when_source, stretch=stretch,
             exif_orientation=_exif_orientation(ds.tags()),
+            sensor=sensor, sensor_source=sensor_source, scene_id=scene_id,
         )
 
     # --- file handle ----------------------------------------------------------------------
