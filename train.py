@@ -195,7 +195,8 @@ def main(args: argparse.Namespace) -> int:
                       distill_weight=args.distill_weight, copy_paste=args.copy_paste, gsd_jitter=args.scale_jitter,
                       paste_gsd_max_m=args.copy_paste_gsd_max)
     if not 0 <= args.copy_paste <= 1 or args.scale_jitter < 0 or not args.copy_paste_gsd_max > 0:
-        print("error: --copy-paste is a share from 0 to 1 and --scale-jitter is not negative", file=sys.stderr)
+        print("error: --copy-paste is a share from 0 to 1, --scale-jitter is not negative and --copy-paste-gsd-max "
+              "is a positive number of metres", file=sys.stderr)
         return 2
     try:
         if args.resume is not None:  # the run's own configs win, so the data is the same

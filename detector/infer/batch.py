@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 from ..io.berths import Berth, PlacedBerth, place, search_area_px
 from ..io.errors import SceneError
 from ..io.georef import metres_per_degree
+from ..io.provenance import file_record
 from ..io.scene import Scene, ShadowReach
 from ..io.sun import shadow_direction, sun_position
 from ..io.tiles import DEFAULT_OVERLAP_M, Tile
@@ -72,6 +73,9 @@ class SceneHeader:
     placed: list[PlacedBerth] = field(default_factory=list)
     area_px: object = None  # shapely geometry in scene pixels, None = the whole scene
     shares: dict[str, tuple[float, float]] = field(default_factory=dict)  # berth -> (valid, clear) share
+    # The file's hash, size and times (io/provenance.py): hashed here, in the reading worker, so a
+    # large file's read for its SHA-256 overlaps the model's work instead of stopping it.
+    provenance: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -130,11 +134,11 @@ def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
         tiles = scene.tiles_with_data(scene.tiles(work, cfg.tile_px, cfg.overlap_m, area, fit=True))
         shares = {pb.berth.name: berth_shares(scene, pb) for pb in placed}
         scene.close()
-        return SceneHeader(job, None, scene, work, tiles, placed, area, shares)
+        return SceneHeader(job, None, scene, work, tiles, placed, area, shares, file_record(job.path, info))
     except SceneError as exc:
-        return SceneHeader(job, str(exc))
+        return SceneHeader(job, str(exc), provenance=file_record(job.path))
     except Exception as exc:  # noqa: BLE001 - one scene's surprise must not stop a batch job
-        return SceneHeader(job, _unexpected(job, exc))
+        return SceneHeader(job, _unexpected(job, exc), provenance=file_record(job.path))
 
 
 def berth_shares(scene: Scene, pb: PlacedBerth) -> tuple[float, float]:

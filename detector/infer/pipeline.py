@@ -31,7 +31,7 @@ from ..events.tracks import TrackConfig
 from ..io.atomic import fit_name, sweep_temporaries
 from ..io.berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
 from ..io.lock import FolderBusy, FolderLock, hold, job_id
-from ..io.provenance import file_stamp, sha256_file
+from ..io.provenance import file_record, same_file, sha256_file
 from ..model.allocator import retain_freed_memory
 from ..model.device import pick_device, torchrun_place
 from ..model.network import ModelConfig, decode, fuse_for_inference, load_model
@@ -118,34 +118,6 @@ def find_scenes(inputs: tuple[str, ...]) -> list[SceneJob]:
     return [SceneJob(i, str(p), p.stem) for i, p in enumerate(paths)]
 
 
-_sha256 = sha256_file
-
-
-def provenance(path: str | os.PathLike, info=None) -> dict:
-    """Where a scene's figures come from: the file's SHA-256, size and modification time, and,
-    once it is open (``info``, ``io.scene.SceneInfo``), its CRS, GSD, time and sensor with their sources."""
-    record: dict = {"file": str(path)}
-    try:
-        record |= file_stamp(path) | {"sha256": sha256_file(path)}
-    except OSError as exc:
-        record["unreadable"] = exc.strerror or str(exc)
-    if info is not None:
-        record |= {"scene_id": info.scene_id, "crs": info.crs, "gsd_m": round(info.gsd_m, 4), "gsd_source": info.gsd_source,
-                   "datetime": info.datetime.isoformat() if info.datetime else "", "datetime_source": info.datetime_source,
-                   "sensor": info.sensor, "sensor_source": info.sensor_source, "width_px": info.width, "height_px": info.height}
-    return record
-
-
-def unchanged(part: dict | None, path: str | os.PathLike) -> bool:
-    """Whether the file a part was made from has the size and modification time it had then."""
-    stamp = (part or {}).get("provenance") or {}
-    try:
-        st = os.stat(path)
-    except OSError:
-        return False
-    return stamp.get("size_bytes") == st.st_size and stamp.get("mtime_ns") == st.st_mtime_ns
-
-
 def weights_sha256(model: torch.nn.Module) -> str:
     """A hash of the network's weights and config-bearing buffers, not of its checkpoint file: a
     checkpoint whose metadata alone changed (a re-measured recall) detects exactly the same."""
@@ -182,8 +154,8 @@ def run_key(cfg: InferConfig, weights_sha: str, model_config: dict, precision: s
     parts = {
         "weights": weights_sha, "model_config": model_config, "precision": precision, "gsd_m": cfg.gsd_m, "bands": cfg.bands, "aoi": cfg.aoi, "aoi_buffer_m": cfg.aoi_buffer_m,
         "score_threshold": cfg.score_threshold, "nms_iou": cfg.nms_iou, "version": __version__,
-        "berths": _sha256(cfg.berths) if cfg.berths else None,
-        "aoi_file": _sha256(cfg.aoi) if cfg.aoi not in ("berths", "whole") else None,
+        "berths": sha256_file(cfg.berths) if cfg.berths else None,
+        "aoi_file": sha256_file(cfg.aoi) if cfg.aoi not in ("berths", "whole") else None,
         "clear_rule": 2,  # how berth looks are called clear (batch.berth_shares): edge, cloud, cloud shadow
         "tile_px": cfg.tile_px,  # tile edges fall elsewhere: hulls near them are found by other tiles
     }
@@ -254,7 +226,7 @@ def run(cfg: InferConfig, log=print) -> int:
             raise InputError(f"--device: {exc}") from None
         model, mcfg, meta = load_model(cfg.model, device)
         mcfg = with_work_gsd_max(mcfg, cfg.work_gsd_max_m)
-        model_sha = _sha256(cfg.model)
+        model_sha = sha256_file(cfg.model)
         amp = amp_dtype(device, cfg.amp)
         precision = describe(amp)
         plan = _plan_config(cfg, cfg.tile_px)
@@ -326,13 +298,13 @@ def run(cfg: InferConfig, log=print) -> int:
 
 
 def _reusable(part: dict | None, path: str) -> bool:
-    return part is not None and part.get("status") == "ok" and unchanged(part, path)
+    return part is not None and part.get("status") == "ok" and same_file(part.get("provenance"), path)
 
 
 def _input_files(cfg: InferConfig) -> dict:
     """Provenance of the run's inputs other than its scenes (those are in each scene's record)."""
     files = {"berths": cfg.berths, "aoi": cfg.aoi if cfg.aoi not in ("berths", "whole") else None, "ais": cfg.ais}
-    return {k: provenance(v) for k, v in files.items() if v}
+    return {k: file_record(v) for k, v in files.items() if v}
 
 
 def _chip_folders(out_dir: Path) -> list[Path]:
@@ -391,7 +363,7 @@ def _remove_events(out_dir: Path) -> None:
 
 def _missing(job: SceneJob) -> dict:
     return {"scene": job.name, "path": job.path, "status": "error", "error": "no result (a rank stopped early?)",
-            "vessels": [], "counts": [], "features": [], "provenance": provenance(job.path)}
+            "vessels": [], "counts": [], "features": [], "provenance": file_record(job.path)}
 
 
 def _summary(parts: list[dict], out_dir: Path, seconds: float) -> str:
@@ -424,9 +396,10 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
     scenes_bar = tqdm(total=len(todo), desc="scenes", unit="scene", disable=not show, position=0, mininterval=every_s)
     tiles_bar = tqdm(total=0, desc="tiles", unit="tile", disable=not show, position=1, mininterval=every_s)
 
-    def finish(index: int, error: str | None = None) -> None:
+    def finish(index: int, error: str | None = None, source: dict | None = None) -> None:
         t0 = time.perf_counter()
         p = pending.pop(index, None)
+        source = source or (p.header.provenance if p is not None else None)
         if error is None and p is not None:
             try:
                 result = _scene_result(p, cfg, out_dir)
@@ -435,7 +408,7 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
         if error is not None or p is None:
             job = jobs[index]
             result = {"scene": job.name, "path": job.path, "status": "error", "error": error, "vessels": [], "counts": [],
-                      "features": [], "provenance": provenance(job.path)}
+                      "features": [], "provenance": source or file_record(job.path)}
         write_part(out_dir, {"key": key, **result})
         scenes_bar.update(1)
         timing["finish"] += time.perf_counter() - t0
@@ -446,7 +419,7 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
         timing["read_in_workers"] += batch.read_s
         for h in batch.headers:
             if h.error is not None:
-                finish(h.job.index, h.error)
+                finish(h.job.index, h.error, h.provenance)
                 continue
             pending[h.job.index] = _Pending(h, [], time.perf_counter())
             tiles_bar.total += len(h.tiles)
@@ -504,7 +477,7 @@ def _scene_result(p: _Pending, cfg: InferConfig, out_dir: Path) -> dict:
     rows = vessel_rows(h.job.name, dets, info.gsd_x_m, info.gsd_y_m, scene.georef, assign(centres, h.placed), when)
     features = [geojson_feature(r, scene.georef) for r in rows] if scene.georef is not None else []
     counts = count_rows(h.job.name, when, rows, [(pb.berth.name, pb.berth.kind) for pb in h.placed], h.shares)
-    source = provenance(h.job.path, info)
+    source = h.provenance
     pictures = _pictures(out_dir, h, rows, when, cfg)
     chips = [write_chip(out_dir, scene, h.job.name, pb, rows, h.shares.get(pb.berth.name), source)
              for pb in h.placed] if cfg.report else []

@@ -64,17 +64,17 @@ def _rings(geometry) -> list:
 
 
 def _map(parts: list[dict], berths) -> dict | None:
-    """Everything the map draws, on one plane; None when no scene has a place on the ground."""
+    """Everything the map draws, on one plane around the middle of it all, and the view that
+    holds it; None when no scene has a place on the ground."""
     placed = [p for p in parts if p["status"] == "ok" and p.get("crs")]
-    if not placed:
-        return None
-    lonlat = [xy for b in berths for xy in b.outline_lonlat.exterior.coords] or \
-             [c for p in placed if p.get("map_picture") for c in p["map_picture"]["corners_lonlat"]] or \
-             [xy for p in placed for f in p.get("features", []) for ring in _rings(f["geometry"]) for xy in ring]
-    if not lonlat:
+    rings = {p["scene"]: [ring for f in p.get("features", []) for ring in _rings(f["geometry"])] for p in placed}
+    lonlat = [xy for b in berths for xy in b.outline_lonlat.exterior.coords]
+    lonlat += [c for p in placed if p.get("map_picture") for c in p["map_picture"]["corners_lonlat"]]
+    lonlat += [xy for scene_rings in rings.values() for ring in scene_rings for xy in ring]
+    if not placed or not lonlat:
         return None
     plane = Plane(sum(x for x, _ in lonlat) / len(lonlat), sum(y for _, y in lonlat) / len(lonlat))
-    scenes, xs, ys = [], [], []
+    scenes = []
     for p in placed:
         pic = p.get("map_picture")
         vessels = []
@@ -84,42 +84,23 @@ def _map(parts: list[dict], berths) -> dict | None:
                 vessels.append({"points": plane.points(ring), "tanker": props.get("vessel_type") == "tanker",
                                 "label": f"{props.get('vessel_id')}: {props.get('vessel_type')} {props.get('hull_class') or ''} "
                                          f"{float(props.get('length_m') or 0):.0f} m, score {float(props.get('score') or 0):.2f}"})
-        if pic:
-            for c in pic["corners_lonlat"]:
-                x, y = plane.xy(*c)
-                xs.append(x)
-                ys.append(y)
         scenes.append({"scene": p["scene"], "datetime": p.get("datetime", ""), "sensor": (p.get("provenance") or {}).get("sensor", ""),
                        "gsd_m": p.get("gsd_m"), "picture": pic["file"] if pic else None,
                        "matrix": picture_matrix(plane, pic) if pic else None,
                        "width_px": pic["width_px"] if pic else 0, "height_px": pic["height_px"] if pic else 0,
                        "vessels": vessels, "tankers": p.get("tankers", 0), "found": p.get("vessels_found", 0)})
-    berth_shapes = []
-    for b in berths:
-        ring = list(b.outline_lonlat.exterior.coords)
-        berth_shapes.append({"name": b.name, "kind": b.kind, "points": plane.points(ring)})
-        for lon, lat in ring:
-            x, y = plane.xy(lon, lat)
-            xs.append(x)
-            ys.append(y)
-    if not xs:
-        xs, ys = [-500.0, 500.0], [-500.0, 500.0]
+    berth_shapes = [{"name": b.name, "kind": b.kind, "points": plane.points(b.outline_lonlat.exterior.coords)} for b in berths]
+    xs, ys = zip(*(plane.xy(lon, lat) for lon, lat in lonlat))
     pad = 0.05 * max(max(xs) - min(xs), max(ys) - min(ys), 100.0)
     view = [min(xs) - pad, min(ys) - pad, max(xs) - min(xs) + 2 * pad, max(ys) - min(ys) + 2 * pad]
     return {"scenes": scenes, "berths": berth_shapes, "view": " ".join(f"{v:.1f}" for v in view),
-            "stroke": round(view[2] / 400, 2), "centre": [round(plane.lon0, 6), round(plane.lat0, 6)]}
-
-
-def _chip_of(parts_by_scene: dict, scene: str, berth: str) -> str | None:
-    for c in parts_by_scene.get(scene, {}).get("chips", []):
-        if c["berth"] == berth:
-            return c["chip"]
-    return None
+            "centre": [round(plane.lon0, 6), round(plane.lat0, 6)]}
 
 
 def _events(loads, parts: list[dict]) -> list[dict]:
     """Each load event with its sightings (chip, detection) and the looks around it."""
     by_scene = {p["scene"]: p for p in parts}
+    chips = {(p["scene"], c["berth"]): c["chip"] for p in parts for c in p.get("chips", [])}
     vessels = {(p["scene"], v["vessel_id"]): v for p in parts for v in p.get("vessels", [])}
     tanker_at = {(p["scene"], v["berth"]) for p in parts for v in p.get("vessels", []) if v["vessel_type"] == "tanker"}
     out = []
@@ -133,7 +114,7 @@ def _events(loads, parts: list[dict]) -> list[dict]:
                               "length_m": s.length_m, "vessel_id": s.vessel_id, "hull_class": v.get("hull_class", ""),
                               "score": float(v["score"]) if v.get("score") not in (None, "") else None,
                               "sha256": (p.get("provenance") or {}).get("sha256", ""),
-                              "chip": _chip_of(by_scene, s.scene, s.berth)})
+                              "chip": chips.get((s.scene, s.berth))})
         seen_scenes = {s.scene for s in e.sightings}
         looks = sorted((lk for lk in loads.looks if lk.berth == e.berth), key=lambda lk: lk.time)
         times = [lk.time for lk in looks]
@@ -146,7 +127,7 @@ def _events(loads, parts: list[dict]) -> list[dict]:
             state = ("not clear (cloud or edge)" if not lk.seen else
                      "clear, another tanker" if (lk.scene, lk.berth) in tanker_at else "clear, empty")
             around.append({"scene": lk.scene, "time": lk.time.isoformat()[:16].replace("T", " "), "state": state,
-                           "gsd_m": lk.gsd_m, "chip": _chip_of(by_scene, lk.scene, lk.berth)})
+                           "gsd_m": lk.gsd_m, "chip": chips.get((lk.scene, lk.berth))})
         out.append({**row, "sightings": sightings, "around": around,
                     "first": row["first_seen"][:16].replace("T", " "), "last": row["last_seen"][:16].replace("T", " ")})
     return out

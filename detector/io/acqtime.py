@@ -47,14 +47,14 @@ def parse_datetime(text: str) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
-def acquisition_time(path: Path, tags: dict[str, str], imagery_tags: dict[str, str]) -> tuple[datetime | None, str]:
+def acquisition_time(path: Path, item: dict | None, tags: dict[str, str], imagery_tags: dict[str, str]) -> tuple[datetime | None, str]:
     """The scene's acquisition time in UTC and where it was found.
 
     Looked for in this order: a STAC item sidecar (``properties.datetime`` or
     ``start_datetime``), GDAL's IMAGERY ``ACQUISITIONDATETIME``, the ``TIFFTAG_DATETIME`` tag,
-    then a date in the file name. Returns ``(None, "none")`` when there is none.
+    then a date in the file name. Returns ``(None, "none")`` when there is none. ``item`` is the
+    scene's STAC item (:func:`read_stac`), None when it has none.
     """
-    item = read_stac(path)
     props = (item or {}).get("properties")
     if isinstance(props, dict):
         for key in ("datetime", "start_datetime"):

@@ -12,8 +12,6 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .acqtime import read_stac
-
 # Tags that name the platform, in the order they are trusted: a STAC item's, then GDAL's IMAGERY
 # metadata (DigitalGlobe, Airbus), then a plain TIFF tag such as the generator's SENSOR.
 STAC_SENSOR_KEYS = ("constellation", "platform", "instruments")
@@ -35,14 +33,38 @@ def file_stamp(path: str | os.PathLike) -> dict:
             "modified": datetime.fromtimestamp(st.st_mtime, timezone.utc).isoformat(timespec="seconds")}
 
 
-def sensor_and_id(path: Path, tags: dict[str, str], imagery_tags: dict[str, str]) -> tuple[str, str, str]:
-    """(sensor, where it was found, scene id) of a scene file.
+def file_record(path: str | os.PathLike, info=None) -> dict:
+    """Where a scene's figures come from: the file's SHA-256, size and modification time, and,
+    once it is open (``info``, an ``io.scene.SceneInfo``), its CRS, GSD, time and sensor with their sources."""
+    record: dict = {"file": str(path)}
+    try:
+        record |= file_stamp(path) | {"sha256": sha256_file(path)}
+    except OSError as exc:
+        record["unreadable"] = exc.strerror or str(exc)
+    if info is not None:
+        record |= {"scene_id": info.scene_id, "crs": info.crs, "gsd_m": round(info.gsd_m, 4), "gsd_source": info.gsd_source,
+                   "datetime": info.datetime.isoformat() if info.datetime else "", "datetime_source": info.datetime_source,
+                   "sensor": info.sensor, "sensor_source": info.sensor_source, "width_px": info.width, "height_px": info.height}
+    return record
 
-    The sensor comes from a STAC sidecar (``constellation``, ``platform``, ``instruments``), GDAL's
+
+def same_file(record: dict | None, path: str | os.PathLike) -> bool:
+    """Whether the file at ``path`` has the size and modification time ``record`` (``file_record``) saw."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    record = record or {}
+    return record.get("size_bytes") == st.st_size and record.get("mtime_ns") == st.st_mtime_ns
+
+
+def sensor_and_id(path: Path, item: dict | None, tags: dict[str, str], imagery_tags: dict[str, str]) -> tuple[str, str, str]:
+    """(sensor, where it was found, scene id) of a scene file whose STAC item (``acqtime.read_stac``) is ``item``.
+
+    The sensor comes from the STAC item (``constellation``, ``platform``, ``instruments``), GDAL's
     IMAGERY ``SATELLITEID``, or a ``SENSOR`` tag; "" with source "none" when none names it. The scene
     id is the STAC item's ``id`` where there is one, else the file's stem.
     """
-    item = read_stac(path)
     scene_id = str(item["id"]) if item and isinstance(item.get("id"), (str, int)) else path.stem
     props = (item or {}).get("properties") or {}
     for key in STAC_SENSOR_KEYS:

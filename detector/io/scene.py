@@ -23,7 +23,7 @@ from rasterio.enums import MaskFlags, Resampling
 from rasterio.errors import NotGeoreferencedWarning, RasterioError
 from rasterio.windows import Window
 
-from .acqtime import acquisition_time
+from .acqtime import acquisition_time, read_stac
 from .atomic import atomic_path
 from .bands import BandChoice, Stretch, pick_bands, robust_stretch
 from .errors import SceneError
@@ -139,8 +139,9 @@ class Scene:
         except ValueError as exc:
             self.close()
             raise SceneError(self.path, str(exc)) from None
-        when, when_source = acquisition_time(self.path, ds.tags(), ds.tags(ns="IMAGERY"))
-        sensor, sensor_source, scene_id = sensor_and_id(self.path, ds.tags(), ds.tags(ns="IMAGERY"))
+        tags, imagery, item = ds.tags(), ds.tags(ns="IMAGERY"), read_stac(self.path)
+        when, when_source = acquisition_time(self.path, item, tags, imagery)
+        sensor, sensor_source, scene_id = sensor_and_id(self.path, item, tags, imagery)
         self._bands = choice
         sample, valid = self._read_raw(Window(0, 0, ds.width, ds.height), _preview_shape(ds.width, ds.height))
         # Kept for the cloud-shadow test (area_shares): where the scene is cloud-white, from the
@@ -158,7 +159,7 @@ class Scene:
             dtype=dtype, nodata=ds.nodata, crs=_crs_name(ds.crs), transform=tuple(ds.transform)[:6],
             gsd_x_m=gsd_xy[0], gsd_y_m=gsd_xy[1], gsd_source=gsd_source, bands=choice,
             datetime=when, datetime_source=when_source, stretch=stretch,
-            exif_orientation=_exif_orientation(ds.tags()),
+            exif_orientation=_exif_orientation(tags),
             sensor=sensor, sensor_source=sensor_source, scene_id=scene_id,
         )
 
