@@ -21,6 +21,7 @@ import math
 import os
 import sys
 
+from detector.events.fleet import FleetError
 from detector.events.loads import AisError
 from detector.infer.pipeline import DEFAULT_MODEL, DEFAULT_SCENES, InferConfig, InputError, run
 from detector.io.berths import DEFAULT_BERTHS
@@ -105,6 +106,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     ev.add_argument("--ais", default=None, metavar="CSV",
                     help="AIS reports (a UTF-8 CSV: mmsi,time,lon,lat; ISO 8601 times, UTC where they name no timezone): each "
                          "event is marked dark when none lies at its berth during the stay")
+    ev.add_argument("--fleet", default=None, metavar="CSV",
+                    help="your fleet list (a UTF-8 CSV: name,imo,length_m,beam_m,dwt,source; imo, beam, dwt, source may be "
+                         "empty): each distinct hull in hulls.csv gets the listed vessels it is consistent with and their "
+                         "likelihood, never a certain identity")
     return p
 
 
@@ -135,14 +140,14 @@ def config_from_args(args: argparse.Namespace) -> InferConfig:
         threads=args.threads, retain_memory=args.retain_memory, quiet=args.quiet, events=args.events, product=args.product,
         dwell_days=tuple(args.dwell_days), detector_recall=args.detector_recall,
         length_tolerance_px=args.length_tolerance_px, min_clear_share=args.min_clear_share,
-        loading_kinds=tuple(args.loading_kinds), ais=args.ais,
+        loading_kinds=tuple(args.loading_kinds), ais=args.ais, fleet=args.fleet,
     )
 
 
 def main(args: argparse.Namespace) -> int:
     try:
         return run(config_from_args(args))
-    except (InputError, ModelError, AisError) as exc:
+    except (InputError, ModelError, AisError, FleetError) as exc:
         print(f"infer.py: error: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:

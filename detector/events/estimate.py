@@ -103,9 +103,10 @@ class PeriodEstimate:
     start: datetime | None = None
     end: datetime | None = None
     draws: np.ndarray | None = None  # corrected barrels in each Monte Carlo draw (not serialised)
+    visit_draws: np.ndarray | None = None  # seen plus missed visits in each draw (not serialised)
 
     def to_dict(self) -> dict:
-        d = {k: v for k, v in self.__dict__.items() if k != "draws"}
+        d = {k: v for k, v in self.__dict__.items() if k not in ("draws", "visit_draws")}
         d["start"], d["end"] = (t.isoformat() if t else None for t in (self.start, self.end))
         return d
 
@@ -188,6 +189,7 @@ def estimate(events: list[Visit], clear_looks: dict[str, list[datetime]], start:
             period_start,
             period_end,
             total,
+            visits,
         ))
     return out
 

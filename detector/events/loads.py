@@ -20,8 +20,11 @@ from ..io.atomic import write_text_atomic
 from ..io.berths import Berth, along_m
 from ..io.records import write_csv
 from ..io.tables import format_table
+from .distinct import HULL_COLUMNS, hull_rows, summary_block
 from .estimate import DEFAULT_LOOK_GSD_M, EstimateConfig, PeriodEstimate, detector_recall, estimate
+from .fleet import FleetConfig, ListedVessel, read_fleet
 from .recall import DetectorRecall
+from .reid import ReidConfig, cluster_visits, distinct_hulls
 from .tracks import Look, Sighting, TrackConfig, Visit, load_events, track_visits
 
 EVENT_COLUMNS = ["visit_id", "berth", "hull_class", "length_m", "first_seen", "last_seen", "observations",
@@ -41,6 +44,9 @@ class LoadsConfig:
     track: TrackConfig = field(default_factory=TrackConfig)
     estimate: EstimateConfig = field(default_factory=EstimateConfig)
     ais: str | None = None  # CSV of mmsi,time,lon,lat
+    fleet: str | None = None  # CSV of name,imo,length_m,beam_m,dwt,source
+    reid: ReidConfig = field(default_factory=ReidConfig)
+    fleet_match: FleetConfig = field(default_factory=FleetConfig)
 
 
 def _time(text: str) -> datetime | None:
@@ -60,6 +66,7 @@ def looks_and_sightings(parts: list[dict], berths: dict[str, Berth], track: Trac
         if p["status"] != "ok" or not p.get("datetime"):
             continue
         when = _time(p["datetime"])
+        signatures = p.get("signatures") or {}  # parts of runs before signatures were taken have none
         for c in p["counts"]:
             if c["berth"] in berths:
                 seen = float(c.get("clear_share") or 0.0) >= track.min_clear_share
@@ -74,7 +81,13 @@ def looks_and_sightings(parts: list[dict], berths: dict[str, Berth], track: Trac
             longest = berths[v["berth"]].max_length_m
             if longest:  # a hull longer than its berth takes is a measurement gone wrong, not a hull
                 length = min(length, longest)
-            sightings.append(Sighting(p["scene"], when, v["berth"], pos, length, heading, gsd, str(v.get("vessel_id", ""))))
+            sig = signatures.get(str(v.get("vessel_id", ""))) or {}
+            pixel_length = sig["length_px"] * gsd if sig.get("length_px") else None
+            if pixel_length is not None and longest:
+                pixel_length = min(pixel_length, longest)
+            chroma = (sig["chroma_r"], sig["chroma_g"]) if "chroma_r" in sig else None
+            sightings.append(Sighting(p["scene"], when, v["berth"], pos, length, heading, gsd, str(v.get("vessel_id", "")),
+                                      float(v["beam_m"] or 0.0), pixel_length, chroma, sig.get("super_pos")))
     return looks, sightings
 
 
@@ -151,11 +164,15 @@ class LoadsResult:
     start: datetime
     end: datetime
     never_seen: list[str]
+    hulls: dict | None = None  # the distinct-hull counts of summary.json
+    hull_rows: list[dict] = field(default_factory=list)
 
 
-def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig, out_dir: Path, ais=None) -> LoadsResult | str:
-    """Events, totals and their files for one run; returns a reason string when it cannot be done.
-    ``ais``: ``cfg.ais`` already read (:func:`read_ais`), so a caller that checked it early reads it once."""
+def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig, out_dir: Path, ais=None,
+              fleet: tuple[ListedVessel, ...] | None = None) -> LoadsResult | str:
+    """Events, totals, distinct hulls and their files for one run; returns a reason string when it
+    cannot be done. ``ais`` and ``fleet``: ``cfg.ais`` and ``cfg.fleet`` already read
+    (:func:`read_ais`, ``fleet.read_fleet``), so a caller that checked them early reads them once."""
     berths = {b.name: b for b in berth_list}
     kinds = {b.name: b.kind for b in berth_list}
     recall = detector_recall(cfg.estimate)
@@ -183,7 +200,15 @@ def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig
     clear_gsd = {b: [lk.gsd_m or DEFAULT_LOOK_GSD_M for lk in seen_loads if lk.berth == b] for b in names}
     never = [b for b, ts in clear.items() if not ts]
     estimates = estimate(events, clear, start, end, track, cfg.estimate, clear_gsd) if end > start else []
+    if fleet is None and cfg.fleet:
+        fleet = read_fleet(cfg.fleet)
+    clusters = cluster_visits(events, cfg.reid)
+    missed = estimates[-1].visit_draws - len(events) if estimates else None
+    counts = distinct_hulls(clusters, missed, len(events), cfg.reid, seed=cfg.reid.seed)
+    hrows, candidates = hull_rows(events, clusters, fleet, cfg.fleet_match)
+    hulls = summary_block(counts, hrows, candidates, cfg.fleet)
     write_csv(out_dir / "events.csv", rows, EVENT_COLUMNS)
+    write_csv(out_dir / "hulls.csv", hrows, HULL_COLUMNS)
     summary = {
         "period": {"start": start.isoformat(), "end": end.isoformat(), "days": round((end - start).total_seconds() / 86400, 2)},
         "loading_berths": sorted(clear), "berths_never_seen_clearly": never,
@@ -191,6 +216,7 @@ def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig
         "load_events": len(events), "dark_events": sum(bool(d) for d in dark) if cfg.ais else None,
         "cap_barrels": cfg.estimate.cap_barrels,
         "periods": [e.to_dict() for e in estimates],
+        "hulls": hulls,
         "detector_recall": {"used": recall.describe(), "mean_at_clear_looks": round(mean_recall, 4),
                             "empty_looks_to_end_a_visit": track.empty_looks_to_end},
         "assumptions": {"track": asdict(track), "estimate": asdict(cfg.estimate),
@@ -198,7 +224,7 @@ def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig
                                 "barrels_corrected: seen plus estimated missed visits, Monte Carlo median and interval"},
     }
     write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=1, default=str))
-    return LoadsResult(events, rows, looks, estimates, start, end, never)
+    return LoadsResult(events, rows, looks, estimates, start, end, never, hulls, hrows)
 
 
 def quote_table(result: LoadsResult, cfg: LoadsConfig) -> str:
@@ -214,6 +240,25 @@ def quote_table(result: LoadsResult, cfg: LoadsConfig) -> str:
                      f"{e.barrels_observed:,.0f}", f"{b['median']:,.0f} ({b['low']:,.0f}-{b['high']:,.0f})",
                      f"{s['median']:.0%} ({s['low']:.0%}-{s['high']:.0%})"))
     lines.append(format_table(rows))
+    if result.hulls is not None:
+        lines.append(hulls_line(result.hulls))
     if result.never_seen:
         lines.append(f"never seen clearly (no events, rate not estimable): {', '.join(result.never_seen)}")
     return "\n".join(lines)
+
+
+def hulls_line(hulls: dict) -> str:
+    """The printed line of distinct hulls, with its interval and the fleet's matches."""
+    seen = hulls["among_seen_visits"]
+    pct = int(round(hulls["interval"] * 100))
+    text = f"distinct hulls: {seen['reported']} among {hulls['seen_visits']} events seen"
+    if "median" in seen:
+        text += f" ({pct} %: {seen['low']:.0f}-{seen['high']:.0f})"
+    more = hulls.get("with_missed_visits")
+    if more:
+        text += f"; with the missed visits' hulls {more['median']:.0f} ({more['low']:.0f}-{more['high']:.0f})"
+    if hulls.get("fleet"):
+        f = hulls["fleet"]
+        text += (f"; {f['hulls_consistent_with_a_listed_vessel']} consistent with a listed vessel, "
+                 f"{f['hulls_consistent_with_none']} with none")
+    return text + " (hulls.csv)"

@@ -58,6 +58,10 @@ class Sighting:
     heading_deg: float
     gsd_m: float
     vessel_id: str = ""  # the detection's id in detections.csv, so a sighting can be shown
+    beam_m: float = 0.0
+    pixel_length_m: float | None = None  # the length its own pixels show (infer/signature.py), where they show its ends
+    chroma: tuple[float, float] | None = None  # red and green shares of the deck's colour over the water
+    super_pos: float | None = None  # the accommodation block's centre, share of the length from the nearer end
 
 
 @dataclass(frozen=True)

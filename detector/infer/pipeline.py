@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..events.estimate import EstimateConfig
+from ..events.fleet import read_fleet
 from ..events.loads import LoadsConfig, quote_table, read_ais, run_loads
 from ..events.recall import DetectorRecall, recall_of
 from ..events.tracks import TrackConfig
@@ -38,6 +39,7 @@ from ..model.network import ModelConfig, decode, fuse_for_inference, load_model
 from ..model.precision import amp_dtype, autocast, describe
 from .batch import PlanConfig, SceneHeader, SceneJob, tile_loader
 from .measure import geojson_feature, vessel_rows
+from .signature import scene_signatures
 from .evidence import write_chip
 from .outputs import aggregate, count_rows, is_output_path, part_path, read_part, table, write_part
 from .predict import EDGE_MARGIN_PX, SceneDetections, merge, tile_to_scene
@@ -92,6 +94,7 @@ class InferConfig:
     min_clear_share: float = 0.7
     loading_kinds: tuple[str, ...] = ("oil",)
     ais: str | None = None
+    fleet: str | None = None  # the user's fleet list (name,imo,length_m,beam_m,dwt,source) for --events
 
 
 def find_scenes(inputs: tuple[str, ...]) -> list[SceneJob]:
@@ -216,6 +219,7 @@ def run(cfg: InferConfig, log=print) -> int:
         raise InputError(f"{cfg.model}: model file not found")
     # Read now, so a bad AIS file is named before hours of scenes (AisError), and once.
     ais = read_ais(cfg.ais) if cfg.events and cfg.ais else None
+    fleet = read_fleet(cfg.fleet) if cfg.events and cfg.fleet else None
     place = torchrun_place()
     barriers = _Barriers(place.world_size)
     lock = None
@@ -269,7 +273,7 @@ def run(cfg: InferConfig, log=print) -> int:
             log(table(parts))
         loads, lcfg = None, None
         if cfg.events:
-            log_events, loads, lcfg = _events(parts, plan.berths, cfg, out_dir, meta, ais)
+            log_events, loads, lcfg = _events(parts, plan.berths, cfg, out_dir, meta, ais, fleet)
             if not cfg.quiet:
                 log("")
                 log(log_events)
@@ -303,7 +307,7 @@ def _reusable(part: dict | None, path: str) -> bool:
 
 def _input_files(cfg: InferConfig) -> dict:
     """Provenance of the run's inputs other than its scenes (those are in each scene's record)."""
-    files = {"berths": cfg.berths, "aoi": cfg.aoi if cfg.aoi not in ("berths", "whole") else None, "ais": cfg.ais}
+    files = {"berths": cfg.berths, "aoi": cfg.aoi if cfg.aoi not in ("berths", "whole") else None, "ais": cfg.ais, "fleet": cfg.fleet}
     return {k: file_record(v) for k, v in files.items() if v}
 
 
@@ -337,14 +341,14 @@ def loads_config(cfg: InferConfig, model_meta: dict | None = None) -> LoadsConfi
     track = TrackConfig(min_clear_share=cfg.min_clear_share, loading_kinds=cfg.loading_kinds, product=cfg.product,
                         detector_recall=recall.fixed or 1.0, length_pixels=cfg.length_tolerance_px,
                         max_stay_days=1.5 * cfg.dwell_days[1], max_gap_days=2.0 * cfg.dwell_days[1])
-    return LoadsConfig(track, EstimateConfig(dwell_days=cfg.dwell_days, recall=recall), cfg.ais)
+    return LoadsConfig(track, EstimateConfig(dwell_days=cfg.dwell_days, recall=recall), cfg.ais, cfg.fleet)
 
 
-def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path, model_meta: dict, ais=None):
+def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path, model_meta: dict, ais=None, fleet=None):
     """Run the events step; returns the text to print (the quotable table, or why there is none),
     the result (``LoadsResult``, or the reason string) and the settings used."""
     lcfg = loads_config(cfg, model_meta)
-    result = run_loads(parts, berths, lcfg, out_dir, ais)
+    result = run_loads(parts, berths, lcfg, out_dir, ais, fleet)
     if isinstance(result, str):
         _remove_events(out_dir)
         return f"events: {result}", result, lcfg
@@ -357,7 +361,7 @@ def _events(parts: list[dict], berths, cfg: InferConfig, out_dir: Path, model_me
 
 def _remove_events(out_dir: Path) -> None:
     """Drop an earlier run's events files from ``out_dir``: the outputs describe this run only."""
-    for name in ("events.csv", "summary.json", "timeline.png"):
+    for name in ("events.csv", "hulls.csv", "summary.json", "timeline.png"):
         (out_dir / name).unlink(missing_ok=True)
 
 
@@ -481,6 +485,7 @@ def _scene_result(p: _Pending, cfg: InferConfig, out_dir: Path) -> dict:
     pictures = _pictures(out_dir, h, rows, when, cfg)
     chips = [write_chip(out_dir, scene, h.job.name, pb, rows, h.shares.get(pb.berth.name), source)
              for pb in h.placed] if cfg.report else []
+    signatures = scene_signatures(scene, rows)
     scene.close()
     return {
         "scene": h.job.name, "path": h.job.path, "status": "ok", "error": None, "datetime": when, "crs": info.crs,
@@ -488,7 +493,7 @@ def _scene_result(p: _Pending, cfg: InferConfig, out_dir: Path) -> dict:
         "vessels_found": len(rows), "tankers": sum(r["vessel_type"] == "tanker" for r in rows),
         "seconds": round(time.perf_counter() - p.started, 3), "vessels": rows, "counts": counts, "features": features,
         "notes": _notes(info), "provenance": source, "map_picture": pictures,
-        "chips": [{k: c[k] for k in ("berth", "chip", "sidecar")} for c in chips],
+        "chips": [{k: c[k] for k in ("berth", "chip", "sidecar")} for c in chips], "signatures": signatures,
     }
 
 

@@ -253,6 +253,12 @@ class Scene:
         data, valid = self._read_raw(window, out_shape, Resampling.average if shrink else Resampling.bilinear)
         return _as_rgb(self.info.stretch.apply(data), valid), valid
 
+    def read_values(self, bounds_px: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+        """The selected bands of the scene-pixel box (col0, row0, col1, row1) at the scene's own
+        pixels, in the file's units (no stretch: a measurement, not a picture), and validity."""
+        col0, row0, col1, row1 = bounds_px
+        return self._read_raw(Window(col0, row0, col1 - col0, row1 - row0), (row1 - row0, col1 - col0))
+
     def read_native(self, tile: Tile) -> tuple[np.ndarray, np.ndarray]:
         """Read ``tile``'s window at the scene's own pixels for resampling by the caller.
 

@@ -95,7 +95,7 @@ def write_series(out: Path, seed: int, start, end, sensors: list[str], *, around
     from ..io.atomic import write_text_atomic
 
     request = {"seed": seed, "start": start.isoformat(), "end": end.isoformat(), "sensors": list(sensors),
-               "around_berth": around_berth, "nk_visits": nk_visits, "version": 2}
+               "around_berth": around_berth, "nk_visits": nk_visits, "version": 3}
     manifest = out / "manifest.json"
     if manifest.is_file() and json.loads(manifest.read_text()) == request:
         return out

@@ -8,6 +8,8 @@ function of (u, v) by kind, so it stays put at any ground sample distance.
 from __future__ import annotations
 
 import math
+import zlib
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -24,6 +26,31 @@ BOXES = (0.5 * np.array([[0.24, 0.07, 0.05, 0.32], [0.06, 0.11, 0.22, 0.2], [0.0
                          [0.20, 0.20, 0.21, 0.22], [0.36, 0.18, 0.06, 0.38], [0.16, 0.06, 0.05, 0.24]], np.float32)
          + 0.5 * np.array([0.18, 0.18, 0.18, 0.22], np.float32))
 FOAM = np.array([0.30, 0.32, 0.33, 0.12], np.float32)
+
+
+@dataclass(frozen=True)
+class HullLook:
+    """What a hull looks like from above, fixed by its ``style``: the paint of its sides, deck and
+    funnel (indices into the palettes above) and where its accommodation block stands (fractions
+    of the length from the stern). A named hull keeps one style, so it looks the same on every visit."""
+
+    side: int
+    deck: int
+    funnel: int  # 0 black, 1 red
+    super_start: float  # stern end of the superstructure, share of the length from the stern
+    super_length: float  # its length, share of the hull's length
+
+
+def hull_look(style: int, length_m: float) -> HullLook:
+    """The look of a hull of ``style`` and ``length_m`` metres (the block is at least 10 m long)."""
+    h = [float(hash01(np.array(style), np.array(k), 77)) for k in range(6)]
+    return HullLook(int(h[0] * len(HULL_SIDES)), int(h[1] * len(TANKER_DECKS)), int(h[3] < 0.5),
+                    0.02 + 0.05 * h[4], max(0.08, 10.0 / length_m) + 0.08 * h[5])
+
+
+def style_for_name(name: str) -> int:
+    """The paint style of a named hull: the same on every visit and in every run (not Python's salted hash)."""
+    return zlib.crc32(name.encode("utf-8")) & ((1 << 30) - 1)
 
 
 def half_width(v: Vessel, u: np.ndarray) -> np.ndarray:
@@ -45,18 +72,20 @@ def _superstructure(v: Vessel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         return (x > 0.38) & (x < 0.72) & (np.abs(y) < 0.62)
     if v.kind == "small_craft":
         return (x > 0.3) & (x < 0.6) & (np.abs(y) < 0.55)
-    return (x > 0.03) & (x < 0.03 + max(0.10, 14.0 / v.length_m)) & (np.abs(y) < 0.86)
+    look = hull_look(v.style, v.length_m)
+    return (x > look.super_start) & (x < look.super_start + look.super_length) & (np.abs(y) < 0.86)
 
 
 def _deck(v: Vessel, u: np.ndarray, vv: np.ndarray) -> np.ndarray:
     """(N, 4) deck reflectance at hull points (u, v) in metres."""
     L, B = v.length_m, v.beam_m
     x, y = (u + L / 2) / L, vv / (B / 2)
+    look = hull_look(v.style, L)
     h = [hash01(np.array(v.style), np.array(k), 77) for k in range(6)]
-    side = HULL_SIDES[int(h[0] * len(HULL_SIDES))]
+    side = HULL_SIDES[look.side]
     out = np.empty((u.size, 4), np.float32)
     if v.kind == "tanker":
-        deck = TANKER_DECKS[int(h[1] * len(TANKER_DECKS))]
+        deck = TANKER_DECKS[look.deck]
         out[:] = deck
         rack = (np.abs(vv) < 0.9) & (x > 0.17) & (x < 0.9)
         manifold = (np.abs(x - 0.5) < 1.5 / L) & (np.abs(y) < 0.92)
@@ -86,8 +115,8 @@ def _deck(v: Vessel, u: np.ndarray, vv: np.ndarray) -> np.ndarray:
     sup = _superstructure(v, x, y)
     out[sup] = WHITE
     if v.kind not in ("tug", "small_craft"):
-        funnel = sup & (np.abs(x - (0.05 + 4.0 / L)) < 2.5 / L) & (np.abs(y) < 0.25)
-        out[funnel] = [0.08, 0.08, 0.08, 0.1] if h[3] < 0.5 else [0.30, 0.07, 0.05, 0.3]
+        funnel = sup & (np.abs(x - (look.super_start + 4.0 / L)) < 2.5 / L) & (np.abs(y) < 0.25)
+        out[funnel] = [0.30, 0.07, 0.05, 0.3] if look.funnel else [0.08, 0.08, 0.08, 0.1]
     rim = np.abs(vv) > (B / 2 - 0.7) * (half_width(v, u) / (B / 2))
     out[rim] = side
     return out

@@ -17,6 +17,7 @@ from ..io.sun import sun_position
 from .compose import SceneSpec, random_weather
 from .ground import Grid, Sun
 from .layout import REF_LAT, REF_LON, PortMap, berth, port_map
+from .paint import style_for_name
 from .sensor import SENSORS
 from .vessels import Vessel, free_vessel, overlaps_any, sample_dimensions
 
@@ -100,7 +101,7 @@ def simulate_visits(start: datetime, end: datetime, seed: int, nk_visits: int | 
         length = length_for_dwt(dwt)
         visits.append(Visit(f"nk{k + 1:03d}", name, "tanker", length, length / 6.2, dwt, "oil_berth", 66.0, tier,
                             bool(rng.random() < 0.5), _s(arrival), _s(departure),
-                            round(dwt * BARRELS_PER_TONNE_DIESEL * float(rng.uniform(0.85, 0.95))), True, int(rng.integers(1 << 30))))
+                            round(dwt * BARRELS_PER_TONNE_DIESEL * float(rng.uniform(0.85, 0.95))), True, _named_style(rng, name)))
     # Other traffic: renewal processes per quay slot.
     slots = [("container_quay", 170.0, "container_ship"), ("container_quay", 500.0, "container_ship"),
              ("container_quay", 830.0, "container_ship"), ("general_quay", 180.0, "bulk_carrier"),
@@ -120,6 +121,13 @@ def simulate_visits(start: datetime, end: datetime, seed: int, nk_visits: int | 
                                 int(rng.integers(1 << 30))))
             t += dwell + float(rng.exponential(1.5 if kind != "tanker" else 2.5))
     return visits
+
+
+def _named_style(rng: np.random.Generator, name: str) -> int:
+    """A named hull's paint style, fixed by its name as a real ship's paint is; the draw that
+    once chose a style per visit is still taken, so a seed's other traffic stays as it was."""
+    rng.integers(1 << 30)
+    return style_for_name(name)
 
 
 def _s(t: datetime) -> datetime:
