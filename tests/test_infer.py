@@ -21,6 +21,7 @@ import shapely
 from shapely.geometry import shape
 
 import infer
+from detector.events.distinct import HULL_COLUMNS
 from detector.events.loads import EVENT_COLUMNS
 from detector.infer.outputs import COUNT_COLUMNS, OUTPUT_COLUMNS
 from detector.io.records import DETECTION_COLUMNS, read_csv
@@ -123,6 +124,15 @@ def test_output_files_follow_the_documented_contract(port, single_run):
     summary = json.loads((single_run / "summary.json").read_text())
     assert summary["periods"][-1]["period"] == "total" and summary["cap_barrels"] == 500_000
     assert (single_run / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # The distinct hulls: one row per hull, every event in exactly one, the count in the summary.
+    hulls = read_csv(single_run / "hulls.csv")
+    with open(single_run / "hulls.csv", newline="") as f:
+        assert next(csv.reader(f)) == HULL_COLUMNS
+    events = read_csv(single_run / "events.csv")
+    assert sorted(v for h in hulls for v in h["visits"].split(";") if v) == sorted(e["visit_id"] for e in events)
+    assert summary["hulls"]["among_seen_visits"]["reported"] == len(hulls)
+    docs = (ROOT / "docs" / "events.md").read_text()
+    assert all(f"`{c}`" in docs for c in HULL_COLUMNS), "docs/events.md documents every hulls.csv column"
 
 
 def _outputs(out: Path) -> dict[str, bytes]:
@@ -234,6 +244,12 @@ def test_bad_options_stop_before_anything_runs(port, tmp_path, capsys):
     assert _infer(argv) == 2
     assert "WGS84" in capsys.readouterr().err
     assert not (tmp_path / "o2").exists()
+    fleet = tmp_path / "fleet.csv"
+    fleet.write_text("name,imo,beam_m\nA,1,12\n", encoding="utf-8")
+    argv = [str(port["scenes"]), "--out", str(tmp_path / "o3"), *_args(port), "--fleet", str(fleet)]
+    assert _infer(argv) == 2
+    assert "missing columns length_m" in capsys.readouterr().err
+    assert not (tmp_path / "o3").exists()
 
 
 def test_a_model_whose_metadata_alone_changed_reuses_the_scenes_new_weights_redo_them(port, tmp_path):

@@ -8,11 +8,12 @@ import math
 import numpy as np
 
 from .fleet import FleetConfig, ListedVessel, describe, match_hull
-from .reid import HullClusters
+from .reid import GSD_BAND_NAMES, HullClusters
 from .tracks import Visit
 
 HULL_COLUMNS = ["hull_id", "visits", "n_visits", "first_seen", "last_seen", "length_m", "length_sd_m", "beam_m", "beam_sd_m",
-                "chroma_r", "chroma_g", "super_pos", "days_between_visits", "together", "fleet_match", "best_name", "best_share"]
+                "chroma_r", "chroma_g", "super_pos", "days_between_visits", "together", "fleet_match", "best_name", "best_share", "candidates"]
+TOP_CANDIDATES = 3  # names written per hull in hulls.csv's ``candidates``, best first
 
 
 def _round(value: float | None, digits: int):
@@ -42,7 +43,7 @@ def hull_rows(events: list[Visit], clusters: HullClusters, fleet: tuple[ListedVe
             "chroma_r": _round(sig.get("chroma_r", (None,))[0], 3), "chroma_g": _round(sig.get("chroma_g", (None,))[0], 3),
             "super_pos": _round(sig.get("super_pos", (None,))[0], 3),
             "days_between_visits": ";".join(f"{g:.1f}" for g in gaps), "together": round(together, 3),
-            "fleet_match": "", "best_name": "", "best_share": "",
+            "fleet_match": "", "best_name": "", "best_share": "", "candidates": "",
         }
         cands = []
         if fleet:
@@ -51,15 +52,22 @@ def hull_rows(events: list[Visit], clusters: HullClusters, fleet: tuple[ListedVe
             best = cands[0]
             row["best_name"] = best.name or "(not on the list)"
             row["best_share"] = round(best.share, 3)
+            row["candidates"] = ";".join(f"{c.name or '(not on the list)'}:{c.share:.3f}" for c in cands[:TOP_CANDIDATES])
         rows.append(row)
         candidates.append(cands)
     return rows, candidates
 
 
-def summary_block(counts: dict, rows: list[dict], candidates: list[list], fleet_path: str | None) -> dict:
-    """The ``hulls`` entry of summary.json."""
+def summary_block(counts: dict, rows: list[dict], candidates: list[list], fleet_path: str | None,
+                  clusters: HullClusters | None = None) -> dict:
+    """The ``hulls`` entry of summary.json: the counts, and the errors the clustering used."""
     out = dict(counts)
     out["hulls_csv"] = "hulls.csv"
+    if clusters is not None and clusters.fleet_sizes.size:
+        lo, med, hi = np.quantile(clusters.fleet_sizes, ((1 - counts["interval"]) / 2, 0.5, (1 + counts["interval"]) / 2))
+        out["fleet_size"] = {"median": float(med), "low": float(lo), "high": float(hi),
+                             "note": "hulls that use the loading berths, if each comes as often as another"}
+        out["sighting_error"] = {f"{f}@{GSD_BAND_NAMES[b]}": round(sd, 4) for (f, b), sd in sorted(clusters.noise.items())}
     if fleet_path:
         out["fleet"] = {
             "file": fleet_path,
@@ -67,6 +75,7 @@ def summary_block(counts: dict, rows: list[dict], candidates: list[list], fleet_
             "hulls_consistent_with_none": sum(not any(c.name and c.consistent for c in cs) for cs in candidates),
             "note": "likelihoods from length and beam: 'consistent with', never an identity",
         }
-    out["method"] = ("visits clustered by a Dirichlet-process mixture over length, beam, deck colour and the accommodation "
-                     "block's place, errors measured on the run's own repeated sightings; overlapping visits are never one hull")
+    out["method"] = ("events clustered into hulls by a mixture over a fleet of unknown size, each hull as likely as another "
+                     "to come (capture-recapture), over length, beam, deck colour and the accommodation block's place; errors "
+                     "measured on the run's own repeated sightings plus what a stay shares; overlapping events are never one hull")
     return out

@@ -206,7 +206,7 @@ def run_loads(parts: list[dict], berth_list: tuple[Berth, ...], cfg: LoadsConfig
     missed = estimates[-1].visit_draws - len(events) if estimates else None
     counts = distinct_hulls(clusters, missed, len(events), cfg.reid, seed=cfg.reid.seed)
     hrows, candidates = hull_rows(events, clusters, fleet, cfg.fleet_match)
-    hulls = summary_block(counts, hrows, candidates, cfg.fleet)
+    hulls = summary_block(counts, hrows, candidates, cfg.fleet, clusters)
     write_csv(out_dir / "events.csv", rows, EVENT_COLUMNS)
     write_csv(out_dir / "hulls.csv", hrows, HULL_COLUMNS)
     summary = {

@@ -4,11 +4,14 @@ Trackers for video (ByteTrack, BoT-SORT) join boxes seconds apart by where they 
 apart can only be joined by what a hull *is*. Each visit carries a signature: its length (from
 the hull's own pixels where they show its ends, else the detector's box), its beam, the colour
 of its deck and where its accommodation block stands (``infer/signature.py``), each with the
-error it is known to within. The visits are clustered by a Dirichlet-process mixture (a Chinese
-restaurant process over hulls, each hull's true signature drawn from the fleet's spread),
-sampled by collapsed Gibbs sampling (Neal 2000, algorithm 3) with the concentration sampled as
-Escobar and West (1995) do:
-
+error it is known to within. The visits are clustered by a mixture over a fleet of unknown
+size N: each visit is made by one of N hulls, each as likely as the others (tankers on one run
+make their round trips alike), each hull's true signature drawn from the fleet's spread. The
+partition and N are sampled by collapsed Gibbs sampling (a mixture of finite mixtures, Miller and
+Harrison 2018, with equal weights: a visit joins a seen hull with weight 1 and one of the N - K
+unseen hulls with weight N - K); N given K hulls among n visits is the capture-recapture
+posterior, p(N) ~ N^-2 times N! / ((N - K)! N^n). Where a Dirichlet process would let a hull seen
+often draw more visits, here the count of unseen hulls follows from how often seen ones came back:
 * each feature of a visit is Normal around its hull's true value with the visit's own error;
   a share ``outlier_share`` of measurements is allowed to be wild (a split box, a glint), so
   one bad look does not make a new hull;
@@ -17,8 +20,9 @@ Escobar and West (1995) do:
   is the visits' spread less that error;
 * two visits that overlap in time are never one hull (one hull cannot lie at two berths);
 * the number of distinct hulls is read from the samples, plus the hulls of visits no image
-  caught (the missed-visit correction's draws, each a new hull with the process's chance);
-  the partition reported is the sample nearest the samples' co-clustering (Dahl 2006).
+  caught (the missed-visit correction's draws, each made by one of the sample's N hulls);
+  the partition reported (``hulls.csv``) is, of the samples with the median count, the one
+  nearest the samples' co-clustering (Dahl 2006).
 """
 
 from __future__ import annotations
@@ -32,9 +36,15 @@ from .tracks import Sighting, Visit
 
 FEATURES = ("length_m", "beam_m", "chroma_r", "chroma_g", "super_pos")
 GSD_BANDS_M = (1.0, 4.0, 8.0)  # sightings are told apart by band: error grows with the GSD
+GSD_BAND_NAMES = ("below_1m", "1_to_4m", "4_to_8m", "8m_and_over")
 # Errors (1 sd) used where the run holds too few repeated sightings to measure them: the spread
 # of one hull's sightings at 3 m in the hulls bench (bench/hulls_e2e.py), scaled with the GSD.
 DEFAULT_NOISE_AT_3M = {"length_m": 6.0, "beam_m": 2.5, "chroma_r": 0.06, "chroma_g": 0.03, "super_pos": 0.04}
+# What repeated sightings in one stay cannot average away (1 sd of a visit's mean): the same hull
+# on another date lies otherwise moored, laden and lit. Measured at 3 m in the hulls bench as the
+# spread of one hull's sightings over all its visits less the spread within a visit; sizes scale
+# with the GSD as the defaults do.
+BETWEEN_VISIT_SD_AT_3M = {"length_m": 8.0, "beam_m": 2.3, "chroma_r": 0.09, "chroma_g": 0.045, "super_pos": 0.04}
 
 
 @dataclass(frozen=True)
@@ -45,10 +55,16 @@ class ReidConfig:
     burn_in: int = 100
     seed: int = 0
     interval: float = 0.9
-    alpha_prior: tuple[float, float] = (1.0, 0.1)  # Gamma(shape, rate) of the concentration: vague
+    max_fleet: int = 500  # the prior's largest fleet
+    # p(N) ~ N^-2: scale-free like 1/N, but its lighter tail keeps a chain that has split every
+    # visit into its own hull from drifting to ever larger fleets (1/N did, in tests/test_hulls.py)
+    fleet_prior_power: float = 2.0
     outlier_share: float = 0.05  # chance one measurement is wild
     max_appearance_gsd_m: float = 4.0  # coarser looks give no colour or block position
     max_sizing_gsd_m: float = 6.0  # coarser looks do not size a hull
+    between_visit_share: float = 1.0  # scales BETWEEN_VISIT_SD_AT_3M (0: visits as exact as their sightings)
+    pixel_length_agreement: float = 0.25  # a pixel length this far (share) from the box's is not used
+    min_noise_share: float = 0.05  # a measured error is held to at least this share of the default
     min_noise_pairs: int = 4  # repeated sightings needed to measure a feature's error in a band
 
 
@@ -60,7 +76,10 @@ def sighting_features(s: Sighting, cfg: ReidConfig) -> dict[str, float]:
     """The features one sighting measures (a coarse look measures fewer)."""
     out = {}
     if s.gsd_m <= cfg.max_sizing_gsd_m:
-        out["length_m"] = s.pixel_length_m if s.pixel_length_m is not None else s.length_m
+        # the hull's own pixels where they agree with its box: a fit that found half a hull
+        # (a dark stern in shadow, a rafted neighbour) is worse than the box
+        agree = s.pixel_length_m is not None and abs(s.pixel_length_m - s.length_m) <= cfg.pixel_length_agreement * s.length_m
+        out["length_m"] = s.pixel_length_m if agree else s.length_m
         if s.beam_m > 0:
             out["beam_m"] = s.beam_m
     if s.gsd_m <= cfg.max_appearance_gsd_m and s.chroma is not None:
@@ -71,32 +90,41 @@ def sighting_features(s: Sighting, cfg: ReidConfig) -> dict[str, float]:
 
 
 def feature_noise(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> dict[tuple[str, int], float]:
-    """Measurement error (1 sd) of each feature in each GSD band: the robust spread of the
-    sightings of one visit around their median, pooled over visits (a default scaled with the
-    GSD where fewer than ``min_noise_pairs`` repeats were seen)."""
-    devs: dict[tuple[str, int], list[float]] = {}
+    """Measurement error (1 sd) of each feature in each GSD band, from the sightings of one visit
+    (one hull): the robust spread of the differences between two sightings of one visit, pooled
+    over visits (a default scaled with the GSD where fewer than ``min_noise_pairs`` pairs were seen)."""
+    diffs: dict[tuple[str, int], list[float]] = {}
     for v in visits:
         groups: dict[tuple[str, int], list[float]] = {}
         for s in v.sightings:
             for f, x in sighting_features(s, cfg).items():
                 groups.setdefault((f, _band(s.gsd_m)), []).append(x)
         for key, xs in groups.items():
-            if len(xs) >= 2:
-                xs = np.asarray(xs)
-                # deviations from the others' median, corrected for the group's size
-                devs.setdefault(key, []).extend((np.abs(xs - np.median(xs)) * math.sqrt(len(xs) / (len(xs) - 1))).tolist())
+            xs = np.asarray(xs)
+            i, j = np.triu_indices(len(xs), k=1)
+            # a difference of two sightings has sd sqrt(2) sigma; deviations from a median fitted
+            # to the same few sightings would shrink it (a third of it for three sightings)
+            diffs.setdefault(key, []).extend((np.abs(xs[i] - xs[j]) / math.sqrt(2.0)).tolist())
     out = {}
-    mid_gsd = {0: 0.5, 1: 3.0, 2: 6.0, 3: 10.0}
     for f in FEATURES:
         for b in range(len(GSD_BANDS_M) + 1):
-            scale = max(mid_gsd[b] / 3.0, 1.0 / 3.0) if f in ("length_m", "beam_m") else 1.0
+            scale = _size_scale(b) if f in ("length_m", "beam_m") else 1.0
             default = DEFAULT_NOISE_AT_3M[f] * scale
-            d = devs.get((f, b), [])
+            d = diffs.get((f, b), [])
             if len(d) >= cfg.min_noise_pairs:
-                out[(f, b)] = max(1.4826 * float(np.median(d)), 0.25 * default)
+                out[(f, b)] = max(1.4826 * float(np.median(d)), cfg.min_noise_share * default)
             else:
                 out[(f, b)] = default
     return out
+
+
+def between_visit_sd(feature: str, band: int) -> float:
+    """``BETWEEN_VISIT_SD_AT_3M`` in GSD band ``band`` (sizes scale with the band's GSD)."""
+    return BETWEEN_VISIT_SD_AT_3M[feature] * (_size_scale(band) if feature in ("length_m", "beam_m") else 1.0)
+
+
+def _size_scale(band: int) -> float:
+    return max({0: 0.5, 1: 3.0, 2: 6.0, 3: 10.0}[band] / 3.0, 1.0 / 3.0)
 
 
 def visit_signature(v: Visit, noise: dict[tuple[str, int], float], cfg: ReidConfig) -> dict[str, tuple[float, float]]:
@@ -109,7 +137,7 @@ def visit_signature(v: Visit, noise: dict[tuple[str, int], float], cfg: ReidConf
             groups.setdefault((f, _band(s.gsd_m)), []).append(x)
     for (f, b), xs in groups.items():
         n = len(xs)
-        var = noise[(f, b)] ** 2 / n * (math.pi / 2 if n >= 3 else 1.0)
+        var = noise[(f, b)] ** 2 / n * (math.pi / 2 if n >= 3 else 1.0) + (cfg.between_visit_share * between_visit_sd(f, b)) ** 2
         per.setdefault(f, []).append((float(np.median(xs)), var))
     out = {}
     for f, vals in per.items():
@@ -124,7 +152,7 @@ class HullClusters:
 
     labels: np.ndarray  # per visit: its hull (0..K-1, in order of first sighting)
     samples: np.ndarray  # (samples, visits): the Gibbs samples' labels
-    alphas: np.ndarray  # the concentration in each sample
+    fleet_sizes: np.ndarray  # N, the hulls that use the berths, in each sample
     co_clustering: np.ndarray  # (visits, visits): share of samples with both in one hull
     signatures: list[dict[str, tuple[float, float]]]
     fleet_prior: dict[str, tuple[float, float]]  # per feature: the fleet's mean and variance
@@ -175,6 +203,20 @@ def _log_normal(x, mean, var):
     return -0.5 * (np.log(2 * np.pi * var) + (x - mean) ** 2 / var)
 
 
+def fleet_size_posterior(k_hulls: int, n_visits: int, max_fleet: int, prior_power: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+    """(N, probability) of a fleet of N equally likely hulls given ``k_hulls`` distinct among
+    ``n_visits``: p(N) ~ N^-prior_power, likelihood N! / ((N - K)! N^n), for K <= N <= max_fleet."""
+    sizes = np.arange(max(k_hulls, 1), max(max_fleet, k_hulls) + 1)
+    logp = -prior_power * np.log(sizes) + np.array([math.lgamma(m + 1) - math.lgamma(m - k_hulls + 1) for m in sizes]) - n_visits * np.log(sizes)
+    p = np.exp(logp - logp.max())
+    return sizes, p / p.sum()
+
+
+def sample_fleet_size(k_hulls: int, n_visits: int, cfg: ReidConfig, rng: np.random.Generator) -> int:
+    sizes, p = fleet_size_posterior(k_hulls, n_visits, cfg.max_fleet, cfg.fleet_prior_power)
+    return int(rng.choice(sizes, p=p))
+
+
 def cluster_visits(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> HullClusters:
     """Distinct hulls of ``visits`` (a run's load events) by collapsed Gibbs sampling."""
     n = len(visits)
@@ -184,7 +226,7 @@ def cluster_visits(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> HullC
     feats = [f for f in FEATURES if f in prior]
     rng = np.random.default_rng(cfg.seed)
     if n == 0:
-        return HullClusters(np.zeros(0, int), np.zeros((0, 0), int), np.zeros(0), np.zeros((0, 0)), sigs, prior, noise)
+        return HullClusters(np.zeros(0, int), np.zeros((0, 0), int), np.zeros(0, int), np.zeros((0, 0)), sigs, prior, noise)
     x = np.array([[s[f][0] if f in s else np.nan for f in feats] for s in sigs])  # (n, F)
     var = np.array([[s[f][1] if f in s else np.nan for f in feats] for s in sigs])
     has = np.isfinite(x)
@@ -192,9 +234,9 @@ def cluster_visits(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> HullC
     tau2 = np.array([prior[f][1] for f in feats])
     apart = _overlaps(visits)
     z = np.arange(n)  # every visit its own hull to start: no overlap is broken
-    alpha = cfg.alpha_prior[0] / cfg.alpha_prior[1]
+    fleet_n = n
     eps = cfg.outlier_share
-    samples, alphas = [], []
+    samples, sizes = [], []
     for sweep in range(cfg.sweeps):
         for i in rng.permutation(n):
             z[i] = -1
@@ -208,39 +250,41 @@ def cluster_visits(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> HullC
                 prec = np.where(has[members], 1.0 / np.where(has[members], var[members], 1.0), 0.0).sum(axis=0) + 1.0 / tau2
                 wsum = np.where(has[members], x[members] / np.where(has[members], var[members], 1.0), 0.0).sum(axis=0) + mu0 / tau2
                 near = _log_normal(x[i], wsum / prec, 1.0 / prec + var[i])
-                ll = np.logaddexp(np.log1p(-eps) + near, math.log(eps) + wide)
-                logp[k] = math.log(members.size) + float(np.sum(ll[has[i]]))
-            logp[-1] = math.log(alpha) + float(np.sum(wide[has[i]]))
+                with np.errstate(invalid="ignore"):  # features this visit lacks are NaN, and not summed
+                    ll = np.logaddexp(np.log1p(-eps) + near, math.log(eps) + wide)
+                logp[k] = float(np.sum(ll[has[i]]))  # each seen hull as likely to come back as another
+            if fleet_n > labels.size:
+                logp[-1] = math.log(fleet_n - labels.size) + float(np.sum(wide[has[i]]))
             p = np.exp(logp - logp.max())
             pick = rng.choice(labels.size + 1, p=p / p.sum())
             z[i] = labels[pick] if pick < labels.size else (z.max() + 1)
         z = np.unique(z, return_inverse=True)[1]
-        k_now = int(z.max()) + 1
-        # Escobar & West (1995): the concentration given the number of hulls.
-        a, b = cfg.alpha_prior
-        eta = rng.beta(alpha + 1.0, n)
-        odds = (a + k_now - 1) / (n * (b - math.log(eta)))
-        shape = a + k_now if rng.random() < odds / (1 + odds) else a + k_now - 1
-        alpha = float(rng.gamma(shape, 1.0 / (b - math.log(eta))))
+        fleet_n = sample_fleet_size(int(z.max()) + 1, n, cfg, rng)
         if sweep >= cfg.burn_in:
             samples.append(z.copy())
-            alphas.append(alpha)
+            sizes.append(fleet_n)
     samples = np.array(samples)
     co = np.mean(samples[:, :, None] == samples[:, None, :], axis=0)
-    best = samples[int(np.argmin([np.sum(((s[:, None] == s[None, :]) - co) ** 2) for s in samples]))]
+    # The partition reported: of the samples with the median number of hulls, the one nearest
+    # the co-clustering (Dahl 2006); nearest over all samples, a diffuse posterior would report
+    # every visit as its own hull while the samples say far fewer.
+    k = np.array([int(s.max()) + 1 for s in samples])
+    typical = np.flatnonzero(k == int(np.round(np.median(k))))
+    typical = typical if typical.size else np.arange(len(samples))
+    best = samples[typical[int(np.argmin([np.sum(((samples[j][:, None] == samples[j][None, :]) - co) ** 2) for j in typical]))]]
     order = {}
     for i in np.argsort([v.first_seen for v in visits], kind="stable"):
         order.setdefault(int(best[i]), len(order))
     labels = np.array([order[int(c)] for c in best])
-    return HullClusters(labels, samples, np.array(alphas), co, sigs, prior, noise)
+    return HullClusters(labels, samples, np.array(sizes), co, sigs, prior, noise)
 
 
 def distinct_hulls(clusters: HullClusters, missed_visits: np.ndarray | None, n_visits: int, cfg: ReidConfig = ReidConfig(),
                    seed: int = 0) -> dict:
     """Distinct hulls: among the seen visits (the reported partition, and the samples' interval),
     and with the hulls of missed visits added (``missed_visits``: one count per Monte Carlo draw
-    of the missed-visit correction; each is a new hull with the process's chance alpha/(n + alpha)
-    as the visits before it are counted)."""
+    of the missed-visit correction; each missed visit is made by one of a sample's N hulls, so it
+    adds a hull when it falls on one of the N - K not seen)."""
     q = ((1 - cfg.interval) / 2, 0.5, (1 + cfg.interval) / 2)
     counts = clusters.count_samples
     seen = {"reported": int(clusters.labels.max()) + 1 if clusters.labels.size else 0}
@@ -253,12 +297,9 @@ def distinct_hulls(clusters: HullClusters, missed_visits: np.ndarray | None, n_v
     rng = np.random.default_rng(seed)
     m = np.asarray(missed_visits, int)
     pick = rng.integers(0, counts.size, m.size)
-    k, alpha = counts[pick].astype(float), clusters.alphas[pick]
-    new = np.zeros(m.size)
-    for t in range(int(m.max()) if m.size else 0):
-        live = t < m
-        new += live * (rng.random(m.size) < alpha / (n_visits + t + alpha))
-    total = k + new
+    k, fleet_n = counts[pick], clusters.fleet_sizes[pick]
+    total = np.array([kk + np.unique(h[h >= kk]).size if mm > 0 else kk
+                      for kk, nn, mm in zip(k, fleet_n, m) for h in [rng.integers(0, nn, max(mm, 0))]], float)
     lo, med, hi = np.quantile(total, q)
     out["with_missed_visits"] = {"median": float(med), "low": float(lo), "high": float(hi), "mean": round(float(total.mean()), 2)}
     return out
