@@ -49,7 +49,7 @@ import seasons  # noqa: E402
 from detector.events.estimate import EstimateConfig, estimate  # noqa: E402
 from detector.events.fleet import FleetConfig, ListedVessel, match_hull  # noqa: E402
 from detector.events.recall import recall_of  # noqa: E402
-from detector.events.reid import BETWEEN_VISIT_SD_AT_3M, GSD_BANDS_M, ReidConfig, cluster_visits, distinct_hulls  # noqa: E402
+from detector.events.reid import BETWEEN_VISIT_SD_AT_3M, DEFAULT_NOISE_AT_3M, GSD_BANDS_M, ReidConfig, cluster_visits, distinct_hulls  # noqa: E402
 from detector.events.tracks import Look, Sighting, TrackConfig, Visit  # noqa: E402
 from detector.model.network import read_checkpoint  # noqa: E402
 from detector.synth.series import NK_FLEET, length_for_dwt, series_specs, simulate_visits  # noqa: E402
@@ -191,7 +191,8 @@ def season_from_sightings(seed: int, recall: float, length_sd_m: float, visit_sd
     """The same season from simulated PlanetScope sightings, measured in size only: each
     sighting's length off by ``length_sd_m`` (1 sd) plus an error ``visit_sd_m`` shared by the
     sightings of one stay; beams a sixth of that (a beam is a sixth of a length). The clustering
-    is told the shared error (``between_visit_share``)."""
+    is told both errors (``between_visit_share``, ``default_noise_share``), as a run on that
+    sensor would have them measured."""
     start, end = seasons.WHOLE_SEASON
     visits = [v for v in simulate_visits(start, end, seed) if v.loading]
     specs = series_specs(start, end, "planetscope", seed, visits)
@@ -217,7 +218,8 @@ def season_from_sightings(seed: int, recall: float, length_sd_m: float, visit_sd
     track = TrackConfig(detector_recall=recall)
     clear = {"oil_berth": [lk.time for lk in looks if lk.seen]}
     est = estimate(events, clear, start, end, track, EstimateConfig(recall=recall, draws=2000, seed=seed))
-    cfg = ReidConfig(seed=seed, between_visit_share=visit_sd_m / BETWEEN_VISIT_SD_AT_3M["length_m"])
+    cfg = ReidConfig(seed=seed, between_visit_share=visit_sd_m / BETWEEN_VISIT_SD_AT_3M["length_m"],
+                     default_noise_share=length_sd_m / DEFAULT_NOISE_AT_3M["length_m"])
     clusters = cluster_visits(events, cfg)
     counts = distinct_hulls(clusters, est[-1].visit_draws - len(events), len(events), cfg, seed=seed)
     precision, recall_pairs = pair_scores(list(clusters.labels), names)

@@ -24,7 +24,7 @@ class _Page(html.parser.HTMLParser):
 
     def __init__(self, text: str):
         super().__init__()
-        self.text, self.refs = [], []
+        self.text, self.refs, self.html = [], [], text
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
@@ -82,6 +82,12 @@ def test_the_report_holds_each_event_its_chips_the_totals_and_the_hashes(season)
     assert f"{total['barrels_observed']:,.0f}" in words
     assert f"{total['barrels_corrected']['median']:,.0f}" in words
     assert f"{total['barrels_corrected']['low']:,.0f}-{total['barrels_corrected']['high']:,.0f}" in words
+    # Each distinct hull of hulls.csv, with links to its events' sightings above.
+    with open(out / "hulls.csv", newline="") as f:
+        hulls = list(csv.DictReader(f))
+    assert hulls and f"distinct hulls: {summary['hulls']['among_seen_visits']['reported']}" in words
+    for h in hulls:
+        assert h["hull_id"] in words and all(f"#{v}" in page.refs for v in h["visits"].split(";"))
     for s in record["scenes"]:
         assert s["provenance"]["sha256"] in words, s["scene"]  # every input's hash, the damaged one too
         assert s["provenance"]["sha256"] == hashlib.sha256(Path(s["path"]).read_bytes()).hexdigest()
@@ -92,6 +98,9 @@ def test_the_report_holds_each_event_its_chips_the_totals_and_the_hashes(season)
     # What the page loads lies in the output folder: no address reaches the network.
     assert not [r for r in page.refs if "://" in r or r.startswith("//")]
     for ref in page.refs:
+        if ref.startswith("#"):  # a link within the page: its target is there
+            assert f'id="{ref[1:]}"' in page.html, ref
+            continue
         assert (out / ref).is_file(), ref
 
 

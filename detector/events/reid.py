@@ -8,10 +8,11 @@ error it is known to within. The visits are clustered by a mixture over a fleet 
 size N: each visit is made by one of N hulls, each as likely as the others (tankers on one run
 make their round trips alike), each hull's true signature drawn from the fleet's spread. The
 partition and N are sampled by collapsed Gibbs sampling (a mixture of finite mixtures, Miller and
-Harrison 2018, with equal weights: a visit joins a seen hull with weight 1 and one of the N - K
-unseen hulls with weight N - K); N given K hulls among n visits is the capture-recapture
-posterior, p(N) ~ N^-2 times N! / ((N - K)! N^n). Where a Dirichlet process would let a hull seen
-often draw more visits, here the count of unseen hulls follows from how often seen ones came back:
+Harrison 2018, with equal weights and N summed out: a visit joins a seen hull, or a new one with
+the weight V(K + 1) / V(K)); N given K hulls among n visits, drawn after each sweep for the
+missed visits, is the capture-recapture posterior, p(N) ~ 1/N times N! / ((N - K)! N^n).
+Where a Dirichlet process would let a hull seen often draw more visits, here the count of unseen
+hulls follows from how often seen ones came back:
 * each feature of a visit is Normal around its hull's true value with the visit's own error;
   a share ``outlier_share`` of measurements is allowed to be wild (a split box, a glint), so
   one bad look does not make a new hull;
@@ -56,14 +57,15 @@ class ReidConfig:
     seed: int = 0
     interval: float = 0.9
     max_fleet: int = 500  # the prior's largest fleet
-    # p(N) ~ N^-2: scale-free like 1/N, but its lighter tail keeps a chain that has split every
-    # visit into its own hull from drifting to ever larger fleets (1/N did, in tests/test_hulls.py)
-    fleet_prior_power: float = 2.0
+    # p(N) ~ 1/N, scale-free: where the signatures cannot tell hulls apart the count's interval
+    # stays wide and holds the truth (N^-2 pulled it to a few hulls: bench/hulls_e2e.py)
+    fleet_prior_power: float = 1.0
     outlier_share: float = 0.05  # chance one measurement is wild
     max_appearance_gsd_m: float = 4.0  # coarser looks give no colour or block position
     max_sizing_gsd_m: float = 6.0  # coarser looks do not size a hull
     between_visit_share: float = 1.0  # scales BETWEEN_VISIT_SD_AT_3M (0: visits as exact as their sightings)
     pixel_length_agreement: float = 0.25  # a pixel length this far (share) from the box's is not used
+    default_noise_share: float = 1.0  # scales DEFAULT_NOISE_AT_3M (a sensor known to size better)
     min_noise_share: float = 0.05  # a measured error is held to at least this share of the default
     min_noise_pairs: int = 4  # repeated sightings needed to measure a feature's error in a band
 
@@ -109,7 +111,7 @@ def feature_noise(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> dict[t
     for f in FEATURES:
         for b in range(len(GSD_BANDS_M) + 1):
             scale = _size_scale(b) if f in ("length_m", "beam_m") else 1.0
-            default = DEFAULT_NOISE_AT_3M[f] * scale
+            default = DEFAULT_NOISE_AT_3M[f] * scale * cfg.default_noise_share
             d = diffs.get((f, b), [])
             if len(d) >= cfg.min_noise_pairs:
                 out[(f, b)] = max(1.4826 * float(np.median(d)), cfg.min_noise_share * default)
@@ -124,7 +126,9 @@ def between_visit_sd(feature: str, band: int) -> float:
 
 
 def _size_scale(band: int) -> float:
-    return max({0: 0.5, 1: 3.0, 2: 6.0, 3: 10.0}[band] / 3.0, 1.0 / 3.0)
+    """Size errors grow with the GSD: a band's typical GSD over 3 m (at 0.5 m the bench's few
+    SkySat looks measured hulls to 1.5-2.4 m, where 3 m looks are off by about 10 m)."""
+    return {0: 0.5, 1: 3.0, 2: 6.0, 3: 10.0}[band] / 3.0
 
 
 def visit_signature(v: Visit, noise: dict[tuple[str, int], float], cfg: ReidConfig) -> dict[str, tuple[float, float]]:
@@ -203,13 +207,27 @@ def _log_normal(x, mean, var):
     return -0.5 * (np.log(2 * np.pi * var) + (x - mean) ** 2 / var)
 
 
-def fleet_size_posterior(k_hulls: int, n_visits: int, max_fleet: int, prior_power: float = 2.0) -> tuple[np.ndarray, np.ndarray]:
+def fleet_size_posterior(k_hulls: int, n_visits: int, max_fleet: int, prior_power: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(N, probability) of a fleet of N equally likely hulls given ``k_hulls`` distinct among
     ``n_visits``: p(N) ~ N^-prior_power, likelihood N! / ((N - K)! N^n), for K <= N <= max_fleet."""
     sizes = np.arange(max(k_hulls, 1), max(max_fleet, k_hulls) + 1)
     logp = -prior_power * np.log(sizes) + np.array([math.lgamma(m + 1) - math.lgamma(m - k_hulls + 1) for m in sizes]) - n_visits * np.log(sizes)
     p = np.exp(logp - logp.max())
     return sizes, p / p.sum()
+
+
+def partition_weights(n_visits: int, cfg: ReidConfig) -> np.ndarray:
+    """log V(t) for t = 0..n+1: the prior weight of a partition of the visits into t hulls with N
+    summed out, V(t) = sum over N >= t of p(N) N! / ((N - t)! N^n) (Miller and Harrison 2018).
+    Summing N out, rather than drawing it, lets a chain at K = N still open a new hull."""
+    sizes = np.arange(1, max(cfg.max_fleet, n_visits + 1) + 1, dtype=float)
+    log_prior = -cfg.fleet_prior_power * np.log(sizes)
+    out = np.full(n_visits + 2, -np.inf)
+    for t in range(n_visits + 2):
+        m = sizes[sizes >= max(t, 1)]
+        terms = log_prior[sizes >= max(t, 1)] + np.array([math.lgamma(x + 1) - math.lgamma(x - t + 1) for x in m]) - n_visits * np.log(m)
+        out[t] = float(np.logaddexp.reduce(terms))
+    return out
 
 
 def sample_fleet_size(k_hulls: int, n_visits: int, cfg: ReidConfig, rng: np.random.Generator) -> int:
@@ -234,7 +252,7 @@ def cluster_visits(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> HullC
     tau2 = np.array([prior[f][1] for f in feats])
     apart = _overlaps(visits)
     z = np.arange(n)  # every visit its own hull to start: no overlap is broken
-    fleet_n = n
+    log_v = partition_weights(n, cfg)
     eps = cfg.outlier_share
     samples, sizes = [], []
     for sweep in range(cfg.sweeps):
@@ -253,8 +271,7 @@ def cluster_visits(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> HullC
                 with np.errstate(invalid="ignore"):  # features this visit lacks are NaN, and not summed
                     ll = np.logaddexp(np.log1p(-eps) + near, math.log(eps) + wide)
                 logp[k] = float(np.sum(ll[has[i]]))  # each seen hull as likely to come back as another
-            if fleet_n > labels.size:
-                logp[-1] = math.log(fleet_n - labels.size) + float(np.sum(wide[has[i]]))
+            logp[-1] = log_v[labels.size + 1] - log_v[labels.size] + float(np.sum(wide[has[i]]))
             p = np.exp(logp - logp.max())
             pick = rng.choice(labels.size + 1, p=p / p.sum())
             z[i] = labels[pick] if pick < labels.size else (z.max() + 1)

@@ -19,9 +19,11 @@ from dataclasses import asdict
 from pathlib import Path
 
 import jinja2
+import numpy as np
 
 from .. import __version__
 from ..events.hulls import load_classes
+from ..events.loads import hulls_line
 from ..events.volumes import barrels_per_tonne, load_factors
 from ..io.atomic import write_text_atomic
 
@@ -144,6 +146,22 @@ def _headline(loads, cap_barrels: float, loading: set[str]) -> dict | None:
             "never_seen": loads.never_seen}
 
 
+def _hulls(loads) -> dict | None:
+    """The distinct-hull section: the printed line, and each hull of hulls.csv with a swatch of
+    its deck colour (its red and green shares of the excess over water, blue the rest)."""
+    if loads is None or isinstance(loads, str) or loads.hulls is None:
+        return None
+    rows = []
+    for h in loads.hull_rows:
+        swatch = None
+        if h["chroma_r"] != "" and h["chroma_g"] != "":
+            r, g = float(h["chroma_r"]), float(h["chroma_g"])
+            rgb = np.clip(np.array([r, g, 1.0 - r - g]), 0.0, 1.0)
+            swatch = "#" + "".join(f"{int(round(255 * c / max(rgb.max(), 1e-6))):02x}" for c in rgb)
+        rows.append({**h, "visit_list": h["visits"].split(";") if h["visits"] else [], "swatch": swatch})
+    return {"line": hulls_line(loads.hulls), "rows": rows, "fleet": bool(loads.hulls.get("fleet"))}
+
+
 def _method(record: dict, lcfg) -> dict:
     classes = [{"name": c.name, "label": c.label, "length_m": c.length_m, "dwt_t": c.dwt_t} for c in load_classes()]
     product = lcfg.track.product if lcfg is not None else None
@@ -172,6 +190,7 @@ def render(out_dir: Path, parts: list[dict], record: dict, berths, loads=None, l
         "vessels": sum(len(p.get("vessels", [])) for p in ok), "tankers": sum(p.get("tankers", 0) for p in ok),
         "headline": _headline(loads, cap, {b.name for b in berths if lcfg is None or b.kind in lcfg.track.loading_kinds}), "no_events": loads if isinstance(loads, str) else None,
         "events": _events(loads, parts) if loads is not None and not isinstance(loads, str) else [],
+        "hulls": _hulls(loads),
         "timeline": (Path(out_dir) / "timeline.png").is_file() and loads is not None and not isinstance(loads, str),
         "map": _map(parts, berths), "method": _method(record, lcfg),
         "interval_pct": round(100 * (lcfg.estimate.interval if lcfg is not None else 0.9)),
