@@ -52,8 +52,9 @@ BETWEEN_VISIT_SD_AT_3M = {"length_m": 8.0, "beam_m": 2.3, "chroma_r": 0.09, "chr
 class ReidConfig:
     """How visits are clustered into hulls."""
 
-    sweeps: int = 400
+    sweeps: int = 400  # per chain
     burn_in: int = 100
+    chains: int = 4
     seed: int = 0
     interval: float = 0.9
     max_fleet: int = 500  # the prior's largest fleet
@@ -235,6 +236,52 @@ def sample_fleet_size(k_hulls: int, n_visits: int, cfg: ReidConfig, rng: np.rand
     return int(rng.choice(sizes, p=p))
 
 
+def _gibbs_chain(x, var, has, mu0, tau2, apart, log_v, cfg: ReidConfig, rng: np.random.Generator):
+    """One collapsed Gibbs chain over the hull labels: its samples after burn-in, and N drawn per sample."""
+    n = x.shape[0]
+    z = np.arange(n)  # every visit its own hull to start: no overlap is broken
+    eps = cfg.outlier_share
+    # Each hull's sufficient statistics (labels 0..n-1, empty ones unused): the precision and the
+    # precision-weighted sum of its visits, per feature; a missing feature adds nothing.
+    px = np.where(has, 1.0 / np.where(has, var, 1.0), 0.0)
+    pxx = np.where(has, np.where(has, x, 0.0) * px, 0.0)
+    prec_sum, w_sum, count = px.copy(), pxx.copy(), np.ones(n, int)
+    wide_all = _log_normal(np.where(has, x, mu0), mu0, tau2 + np.where(has, var, 1.0))  # a new hull, or a wild measurement
+    samples, sizes = [], []
+    for sweep in range(cfg.sweeps):
+        for i in rng.permutation(n):
+            c_old = z[i]
+            prec_sum[c_old] -= px[i]
+            w_sum[c_old] -= pxx[i]
+            count[c_old] -= 1
+            z[i] = -1
+            live = np.flatnonzero(count > 0)
+            blocked = np.zeros(n, bool)
+            blocked[z[apart[i] & (z >= 0)]] = True  # one hull cannot lie at two berths at once
+            prec = prec_sum[live] + 1.0 / tau2
+            mean = (w_sum[live] + mu0 / tau2) / prec
+            wide = wide_all[i]
+            with np.errstate(invalid="ignore"):
+                near = _log_normal(x[i], mean, 1.0 / prec + var[i])
+                ll = np.logaddexp(np.log1p(-eps) + near, math.log(eps) + wide)
+            logp = np.empty(live.size + 1)
+            logp[:-1] = np.where(blocked[live], -np.inf, ll[:, has[i]].sum(axis=1))  # each seen hull as likely to come back
+            logp[-1] = log_v[live.size + 1] - log_v[live.size] + float(np.sum(wide[has[i]]))
+            p = np.exp(logp - logp.max())
+            pick = rng.choice(live.size + 1, p=p / p.sum())
+            c_new = live[pick] if pick < live.size else int(np.flatnonzero(count == 0)[0])
+            z[i] = c_new
+            prec_sum[c_new] += px[i]
+            w_sum[c_new] += pxx[i]
+            count[c_new] += 1
+        labels = np.unique(z, return_inverse=True)[1]
+        fleet_n = sample_fleet_size(int(labels.max()) + 1, n, cfg, rng)
+        if sweep >= cfg.burn_in:
+            samples.append(labels.copy())
+            sizes.append(fleet_n)
+    return samples, sizes
+
+
 def cluster_visits(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> HullClusters:
     """Distinct hulls of ``visits`` (a run's load events) by collapsed Gibbs sampling."""
     n = len(visits)
@@ -242,7 +289,6 @@ def cluster_visits(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> HullC
     sigs = [visit_signature(v, noise, cfg) for v in visits]
     prior = _fleet_prior(sigs)
     feats = [f for f in FEATURES if f in prior]
-    rng = np.random.default_rng(cfg.seed)
     if n == 0:
         return HullClusters(np.zeros(0, int), np.zeros((0, 0), int), np.zeros(0, int), np.zeros((0, 0)), sigs, prior, noise)
     x = np.array([[s[f][0] if f in s else np.nan for f in feats] for s in sigs])  # (n, F)
@@ -251,35 +297,13 @@ def cluster_visits(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> HullC
     mu0 = np.array([prior[f][0] for f in feats])
     tau2 = np.array([prior[f][1] for f in feats])
     apart = _overlaps(visits)
-    z = np.arange(n)  # every visit its own hull to start: no overlap is broken
     log_v = partition_weights(n, cfg)
-    eps = cfg.outlier_share
     samples, sizes = [], []
-    for sweep in range(cfg.sweeps):
-        for i in rng.permutation(n):
-            z[i] = -1
-            labels = np.unique(z[z >= 0])
-            logp = np.full(labels.size + 1, -np.inf)
-            wide = _log_normal(x[i], mu0, tau2 + var[i])  # a new hull, or a wild measurement
-            for k, c in enumerate(labels):
-                members = np.flatnonzero(z == c)
-                if apart[i, members].any():
-                    continue
-                prec = np.where(has[members], 1.0 / np.where(has[members], var[members], 1.0), 0.0).sum(axis=0) + 1.0 / tau2
-                wsum = np.where(has[members], x[members] / np.where(has[members], var[members], 1.0), 0.0).sum(axis=0) + mu0 / tau2
-                near = _log_normal(x[i], wsum / prec, 1.0 / prec + var[i])
-                with np.errstate(invalid="ignore"):  # features this visit lacks are NaN, and not summed
-                    ll = np.logaddexp(np.log1p(-eps) + near, math.log(eps) + wide)
-                logp[k] = float(np.sum(ll[has[i]]))  # each seen hull as likely to come back as another
-            logp[-1] = log_v[labels.size + 1] - log_v[labels.size] + float(np.sum(wide[has[i]]))
-            p = np.exp(logp - logp.max())
-            pick = rng.choice(labels.size + 1, p=p / p.sum())
-            z[i] = labels[pick] if pick < labels.size else (z.max() + 1)
-        z = np.unique(z, return_inverse=True)[1]
-        fleet_n = sample_fleet_size(int(z.max()) + 1, n, cfg, rng)
-        if sweep >= cfg.burn_in:
-            samples.append(z.copy())
-            sizes.append(fleet_n)
+    for chain in range(cfg.chains):  # chains from other seeds: one chain can sit in one mode
+        chain_samples, chain_sizes = _gibbs_chain(x, var, has, mu0, tau2, apart, log_v, cfg,
+                                                  np.random.default_rng([cfg.seed, chain]))
+        samples += chain_samples
+        sizes += chain_sizes
     samples = np.array(samples)
     co = np.mean(samples[:, :, None] == samples[:, None, :], axis=0)
     # The partition reported: of the samples with the median number of hulls, the one nearest
