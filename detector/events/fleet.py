@@ -14,12 +14,13 @@ vessel says so.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from ..io.records import user_csv
 
 FLEET_COLUMNS = ("name", "imo", "length_m", "beam_m", "dwt", "source")
 LISTED_SD_M = {"length_m": 1.0, "beam_m": 0.5}
@@ -69,27 +70,19 @@ def read_fleet(path: str | Path) -> tuple[ListedVessel, ...]:
     """The vessels of a UTF-8 fleet CSV (``FLEET_COLUMNS``; imo, beam_m, dwt and source may be
     empty). Raises FleetError naming the line of anything that cannot be a vessel."""
     out = []
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            missing = {"name", "length_m"} - set(reader.fieldnames or [])
-            if missing:
-                raise FleetError(f"{path}: missing columns {', '.join(sorted(missing))} "
-                                 f"(need {','.join(FLEET_COLUMNS)}; imo, beam_m, dwt and source may be empty)")
-            for line, row in enumerate(reader, start=2):
-                name = (row.get("name") or "").strip()
-                if not name:
-                    raise FleetError(f"{path}, line {line}: the vessel has no name")
-                length = _number(row.get("length_m", ""), path, line, "length_m", True)
-                beam = _number(row.get("beam_m", ""), path, line, "beam_m", False)
-                dwt = _number(row.get("dwt", ""), path, line, "dwt", False)
-                out.append(ListedVessel(name, (row.get("imo") or "").strip(), length, beam, dwt, (row.get("source") or "").strip()))
-    except FileNotFoundError:
-        raise FleetError(f"{path}: fleet file not found") from None
-    except UnicodeDecodeError as exc:
-        raise FleetError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the CSV as UTF-8") from None
-    except OSError as exc:
-        raise FleetError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    with user_csv(path, FleetError, "fleet") as reader:
+        missing = {"name", "length_m"} - set(reader.fieldnames or [])
+        if missing:
+            raise FleetError(f"{path}: missing columns {', '.join(sorted(missing))} "
+                             f"(need {','.join(FLEET_COLUMNS)}; imo, beam_m, dwt and source may be empty)")
+        for line, row in enumerate(reader, start=2):
+            name = (row.get("name") or "").strip()
+            if not name:
+                raise FleetError(f"{path}, line {line}: the vessel has no name")
+            length = _number(row.get("length_m", ""), path, line, "length_m", True)
+            beam = _number(row.get("beam_m", ""), path, line, "beam_m", False)
+            dwt = _number(row.get("dwt", ""), path, line, "dwt", False)
+            out.append(ListedVessel(name, (row.get("imo") or "").strip(), length, beam, dwt, (row.get("source") or "").strip()))
     if not out:
         raise FleetError(f"{path}: no vessels listed")
     names = [v.name for v in out]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from .atomic import atomic_path
 
@@ -29,3 +31,18 @@ def read_csv(path: str | os.PathLike) -> list[dict]:
     """Rows of a CSV file as dicts of strings."""
     with open(path, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+@contextmanager
+def user_csv(path: str | os.PathLike, error: type[Exception], what: str) -> Iterator[csv.DictReader]:
+    """A user's UTF-8 CSV (a byte-order mark allowed) as a DictReader; a missing, unreadable or
+    non-UTF-8 file raises ``error`` saying what to do, naming the file as ``what``."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            yield csv.DictReader(f)
+    except FileNotFoundError:
+        raise error(f"{path}: {what} file not found") from None
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason}); save the CSV as UTF-8") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or exc})") from None
