@@ -175,7 +175,7 @@ def feature_sightings(scene_dir: Path, out: Path) -> dict:
             sig = sigs.get(v["vessel_id"], {})
             got[("box_length_m", band)][name].append(float(v["length_m"]) - float(near[0]["length_m"]))
             if sig.get("length_px"):
-                got[("pixel_length_m", band)][name].append(sig["length_px"] * gsd - float(near[0]["length_m"]))
+                got[("pixel_length_raw_m", band)][name].append(sig["length_px"] * gsd - float(near[0]["length_m"]))
             got[("beam_m", band)][name].append(float(v["beam_m"]) - float(near[0]["beam_m"]))
             for f in ("chroma_r", "chroma_g", "super_pos"):
                 if f in sig:
@@ -264,7 +264,8 @@ def summarise(label: str, rows: list[dict]) -> dict:
 def print_features(pooled: dict) -> None:
     """Per feature and GSD band: the spread within one hull and between the hulls' means."""
     names = {0: "< 1 m", 1: "1-4 m", 2: "4-8 m", 3: ">= 8 m"}
-    print("\nfeatures on the images, per GSD band (lengths and beams as error against the truth, m):")
+    print("\nfeatures on the images, per GSD band (lengths and beams as error against the truth, m; the pixel length "
+          "raw, before the events step adds its end shortfall):")
     print("| feature | GSD | sightings | mean | sd within one hull | sd of the hulls' means | ratio |")
     print("|---|---|---|---|---|---|---|")
     for (f, band) in sorted(pooled, key=lambda k: (k[0], k[1])):
