@@ -64,7 +64,7 @@ def summary_block(counts: dict, rows: list[dict], candidates: list[list], fleet_
     out = dict(counts)
     out["hulls_csv"] = "hulls.csv"
     if clusters is not None and clusters.fleet_sizes.size:
-        lo, med, hi = np.quantile(clusters.fleet_sizes, ((1 - counts["interval"]) / 2, 0.5, (1 + counts["interval"]) / 2))
+        lo, med, hi = np.quantile(clusters.fleet_sizes, ((1 - counts["interval"]) / 2, 0.5, (1 + counts["interval"]) / 2), method="nearest")
         out["fleet_size"] = {"median": float(med), "low": float(lo), "high": float(hi),
                              "note": "hulls that use the loading berths, if each comes as often as another"}
         out["sighting_error"] = {f"{f}@{GSD_BAND_NAMES[b]}": round(sd, 4) for (f, b), sd in sorted(clusters.noise.items())}

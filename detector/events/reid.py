@@ -335,7 +335,7 @@ def distinct_hulls(clusters: HullClusters, missed_visits: np.ndarray | None, n_v
     counts = clusters.count_samples
     seen = {"reported": int(clusters.labels.max()) + 1 if clusters.labels.size else 0}
     if counts.size:
-        lo, med, hi = np.quantile(counts, q)
+        lo, med, hi = np.quantile(counts, q, method="nearest")  # counts: whole hulls
         seen.update(median=float(med), low=float(lo), high=float(hi))
     out = {"seen_visits": n_visits, "among_seen_visits": seen, "interval": cfg.interval}
     if missed_visits is None or not counts.size:
@@ -346,6 +346,6 @@ def distinct_hulls(clusters: HullClusters, missed_visits: np.ndarray | None, n_v
     k, fleet_n = counts[pick], clusters.fleet_sizes[pick]
     total = np.array([kk + np.unique(h[h >= kk]).size if mm > 0 else kk
                       for kk, nn, mm in zip(k, fleet_n, m) for h in [rng.integers(0, nn, max(mm, 0))]], float)
-    lo, med, hi = np.quantile(total, q)
+    lo, med, hi = np.quantile(total, q, method="nearest")
     out["with_missed_visits"] = {"median": float(med), "low": float(lo), "high": float(hi), "mean": round(float(total.mean()), 2)}
     return out
