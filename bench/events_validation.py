@@ -35,23 +35,34 @@ END = datetime(2024, 11, 5, tzinfo=timezone.utc)
 GSD_M = 3.0
 
 
-def simulate(seed: int, recall: float, length_sd_m: float, start: datetime = START, end: datetime = END):
-    """(looks, sightings, true barrels, true visits) of one simulated season at the oil berth."""
+def observe(seed: int, recall: float, rng: np.random.Generator, measure, start: datetime = START, end: datetime = END):
+    """(true loading visits, looks, sightings) of one simulated season at the oil berth: each
+    PlanetScope pass sees the berth unless its cloud cover hides it, finds each tanker there with
+    chance ``recall``, and ``measure(spec, visit)`` makes the sighting (drawing from ``rng`` in
+    pass order, so one seed gives one season)."""
     visits = [v for v in simulate_visits(start, end, seed) if v.loading]
-    specs = series_specs(start, end, "planetscope", seed, visits)
-    rng = np.random.default_rng([seed, 99])
     looks, sightings = [], []
-    for spec in specs:
+    for spec in series_specs(start, end, "planetscope", seed, visits):
         seen = rng.random() >= spec.weather.cloud
         looks.append(Look(spec.name, spec.when, "oil_berth", bool(seen)))
         if not seen:
             continue
         for v in visits:
             if v.arrival <= spec.when < v.departure and rng.random() < recall:
-                heading = (rng.normal(0, 3) + (180 if v.bow_flip else 0)) % 360
-                along = v.along_m + rng.normal(0, 5.0)
-                sightings.append(Sighting(spec.name, spec.when, "oil_berth", along, v.length_m + rng.normal(0, length_sd_m),
-                                          heading, GSD_M))
+                sightings.append(measure(spec, v))
+    return visits, looks, sightings
+
+
+def simulate(seed: int, recall: float, length_sd_m: float, start: datetime = START, end: datetime = END):
+    """(looks, sightings, true barrels, true visits) of one simulated season at the oil berth."""
+    rng = np.random.default_rng([seed, 99])
+
+    def measure(spec, v):
+        heading = (rng.normal(0, 3) + (180 if v.bow_flip else 0)) % 360
+        along = v.along_m + rng.normal(0, 5.0)
+        return Sighting(spec.name, spec.when, "oil_berth", along, v.length_m + rng.normal(0, length_sd_m), heading, GSD_M)
+
+    visits, looks, sightings = observe(seed, recall, rng, measure, start, end)
     return looks, sightings, float(sum(v.barrels for v in visits)), len(visits)
 
 

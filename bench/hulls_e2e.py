@@ -45,14 +45,15 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import seasons  # noqa: E402
+from events_validation import observe  # noqa: E402
 
 from detector.events.estimate import EstimateConfig, estimate  # noqa: E402
 from detector.events.fleet import FleetConfig, ListedVessel, match_hull  # noqa: E402
 from detector.events.recall import recall_of  # noqa: E402
 from detector.events.reid import BETWEEN_VISIT_SD_AT_3M, DEFAULT_NOISE_AT_3M, GSD_BANDS_M, ReidConfig, cluster_visits, distinct_hulls  # noqa: E402
-from detector.events.tracks import Look, Sighting, TrackConfig, Visit  # noqa: E402
+from detector.events.tracks import Sighting, TrackConfig, Visit  # noqa: E402
 from detector.model.network import read_checkpoint  # noqa: E402
-from detector.synth.series import NK_FLEET, length_for_dwt, series_specs, simulate_visits  # noqa: E402
+from detector.synth.series import NK_FLEET, length_for_dwt, simulate_visits  # noqa: E402
 
 FEATURES = ("length_m", "beam_m", "chroma_r", "chroma_g", "super_pos")
 MATCH_RADIUS_M = 40.0  # a detected vessel is the true one whose centre lies this near
@@ -194,22 +195,19 @@ def season_from_sightings(seed: int, recall: float, length_sd_m: float, visit_sd
     is told both errors (``between_visit_share``, ``default_noise_share``), as a run on that
     sensor would have them measured."""
     start, end = seasons.WHOLE_SEASON
-    visits = [v for v in simulate_visits(start, end, seed) if v.loading]
-    specs = series_specs(start, end, "planetscope", seed, visits)
     rng = np.random.default_rng([seed, 98])
-    shared = {v.visit_id: rng.normal(0, visit_sd_m) for v in visits}
-    looks, by_visit = [], defaultdict(list)
-    for spec in specs:
-        seen = rng.random() >= spec.weather.cloud
-        looks.append(Look(spec.name, spec.when, "oil_berth", bool(seen)))
-        if not seen:
-            continue
-        for v in visits:
-            if v.arrival <= spec.when < v.departure and rng.random() < recall:
-                heading = (rng.normal(0, 3) + (180 if v.bow_flip else 0)) % 360
-                err_m = shared[v.visit_id] + rng.normal(0, length_sd_m)
-                by_visit[v.visit_id].append(Sighting(spec.name, spec.when, "oil_berth", v.along_m, v.length_m + err_m,
-                                                     heading, 3.0, beam_m=v.beam_m + err_m / 6.0))
+    shared = {v.visit_id: rng.normal(0, visit_sd_m) for v in simulate_visits(start, end, seed) if v.loading}
+
+    def measure(spec, v):
+        heading = (rng.normal(0, 3) + (180 if v.bow_flip else 0)) % 360
+        err_m = shared[v.visit_id] + rng.normal(0, length_sd_m)
+        return v.visit_id, Sighting(spec.name, spec.when, "oil_berth", v.along_m, v.length_m + err_m, heading, 3.0,
+                                    beam_m=v.beam_m + err_m / 6.0)
+
+    visits, looks, seen = observe(seed, recall, rng, measure, start, end)
+    by_visit = defaultdict(list)
+    for visit_id, s in seen:
+        by_visit[visit_id].append(s)
     # a perfect event step: one event per true visit any clear look caught
     hull_of = {v.visit_id: v.hull for v in visits}
     order = sorted(by_visit, key=lambda vid: by_visit[vid][0].time)

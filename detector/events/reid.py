@@ -32,6 +32,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import gammaln
 
 from .tracks import Sighting, Visit
 
@@ -103,11 +104,7 @@ def feature_noise(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> dict[t
     over visits (a default scaled with the GSD where fewer than ``min_noise_pairs`` pairs were seen)."""
     diffs: dict[tuple[str, int], list[float]] = {}
     for v in visits:
-        groups: dict[tuple[str, int], list[float]] = {}
-        for s in v.sightings:
-            for f, x in sighting_features(s, cfg).items():
-                groups.setdefault((f, _band(s.gsd_m)), []).append(x)
-        for key, xs in groups.items():
+        for key, xs in _band_groups(v, cfg).items():
             xs = np.asarray(xs)
             i, j = np.triu_indices(len(xs), k=1)
             # a difference of two sightings has sd sqrt(2) sigma; deviations from a median fitted
@@ -141,19 +138,26 @@ def visit_signature(v: Visit, noise: dict[tuple[str, int], float], cfg: ReidConf
     """Each feature of a visit as (value, variance): per GSD band the median of its sightings
     (variance pi/2 sigma^2 / n from three on), the bands joined by inverse variance."""
     per: dict[str, list[tuple[float, float]]] = {}
+    for (f, b), xs in _band_groups(v, cfg).items():
+        n = len(xs)
+        var = noise[(f, b)] ** 2 / n * (math.pi / 2 if n >= 3 else 1.0) + (cfg.between_visit_share * between_visit_sd(f, b)) ** 2
+        per.setdefault(f, []).append((float(np.median(xs)), var))
+    return {f: _inverse_variance(vals) for f, vals in per.items()}
+
+
+def _band_groups(v: Visit, cfg: ReidConfig) -> dict[tuple[str, int], list[float]]:
+    """A visit's measurements grouped by (feature, GSD band)."""
     groups: dict[tuple[str, int], list[float]] = {}
     for s in v.sightings:
         for f, x in sighting_features(s, cfg).items():
             groups.setdefault((f, _band(s.gsd_m)), []).append(x)
-    for (f, b), xs in groups.items():
-        n = len(xs)
-        var = noise[(f, b)] ** 2 / n * (math.pi / 2 if n >= 3 else 1.0) + (cfg.between_visit_share * between_visit_sd(f, b)) ** 2
-        per.setdefault(f, []).append((float(np.median(xs)), var))
-    out = {}
-    for f, vals in per.items():
-        w = np.array([1.0 / var for _, var in vals])
-        out[f] = (float(np.sum(w * np.array([x for x, _ in vals])) / w.sum()), float(1.0 / w.sum()))
-    return out
+    return groups
+
+
+def _inverse_variance(obs: list[tuple[float, float]]) -> tuple[float, float]:
+    """(value, variance) measurements of one quantity joined: the inverse-variance mean and its variance."""
+    w = np.array([1.0 / var for _, var in obs])
+    return float(np.sum(w * np.array([x for x, _ in obs])) / w.sum()), float(1.0 / w.sum())
 
 
 @dataclass
@@ -171,7 +175,7 @@ class HullClusters:
     @property
     def count_samples(self) -> np.ndarray:
         """Distinct hulls among the seen visits in each sample."""
-        return np.array([len(np.unique(s)) for s in self.samples])
+        return self.samples.max(axis=1) + 1 if self.samples.size else np.zeros(0, int)  # labels run 0..K-1
 
     def hull_signature(self, members: list[int]) -> dict[str, tuple[float, float]]:
         """Each feature of the hull made of ``members``: mean and variance of its true value from
@@ -181,8 +185,7 @@ class HullClusters:
         for f in FEATURES:
             obs = [self.signatures[i][f] for i in members if f in self.signatures[i]]
             if obs:
-                w = np.array([1.0 / var for _, var in obs])
-                out[f] = (float(np.sum(w * np.array([x for x, _ in obs])) / w.sum()), float(1.0 / w.sum()))
+                out[f] = _inverse_variance(obs)
         return out
 
 
@@ -213,13 +216,18 @@ def _log_normal(x, mean, var):
     return -0.5 * (np.log(2 * np.pi * var) + (x - mean) ** 2 / var)
 
 
+def _log_falling(sizes: np.ndarray, k: int) -> np.ndarray:
+    """log N! / (N - k)! for each N of ``sizes`` (all >= k)."""
+    return gammaln(sizes + 1) - gammaln(sizes - k + 1)
+
+
 def fleet_size_posterior(k_hulls: int, n_visits: int, max_fleet: int, prior_power: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(N, probability) of a fleet of N equally likely hulls given ``k_hulls`` distinct among
     ``n_visits``: p(N) ~ N^-prior_power, likelihood N! / ((N - K)! N^n), for K <= N <= max_fleet."""
-    sizes = np.arange(max(k_hulls, 1), max(max_fleet, k_hulls) + 1)
-    logp = -prior_power * np.log(sizes) + np.array([math.lgamma(m + 1) - math.lgamma(m - k_hulls + 1) for m in sizes]) - n_visits * np.log(sizes)
+    sizes = np.arange(max(k_hulls, 1), max(max_fleet, k_hulls) + 1, dtype=float)
+    logp = -prior_power * np.log(sizes) + _log_falling(sizes, k_hulls) - n_visits * np.log(sizes)
     p = np.exp(logp - logp.max())
-    return sizes, p / p.sum()
+    return sizes.astype(int), p / p.sum()
 
 
 def partition_weights(n_visits: int, cfg: ReidConfig) -> np.ndarray:
@@ -227,21 +235,30 @@ def partition_weights(n_visits: int, cfg: ReidConfig) -> np.ndarray:
     summed out, V(t) = sum over N >= t of p(N) N! / ((N - t)! N^n) (Miller and Harrison 2018).
     Summing N out, rather than drawing it, lets a chain at K = N still open a new hull."""
     sizes = np.arange(1, max(cfg.max_fleet, n_visits + 1) + 1, dtype=float)
-    log_prior = -cfg.fleet_prior_power * np.log(sizes)
+    base = -cfg.fleet_prior_power * np.log(sizes) - n_visits * np.log(sizes)
     out = np.full(n_visits + 2, -np.inf)
     for t in range(n_visits + 2):
-        m = sizes[sizes >= max(t, 1)]
-        terms = log_prior[sizes >= max(t, 1)] + np.array([math.lgamma(x + 1) - math.lgamma(x - t + 1) for x in m]) - n_visits * np.log(m)
-        out[t] = float(np.logaddexp.reduce(terms))
+        m = sizes >= max(t, 1)
+        out[t] = float(np.logaddexp.reduce(base[m] + _log_falling(sizes[m], t)))
     return out
 
 
-def sample_fleet_size(k_hulls: int, n_visits: int, cfg: ReidConfig, rng: np.random.Generator) -> int:
-    sizes, p = fleet_size_posterior(k_hulls, n_visits, cfg.max_fleet, cfg.fleet_prior_power)
-    return int(rng.choice(sizes, p=p))
+class FleetSizes:
+    """Draws of N given K hulls among the run's n visits, each K's posterior worked out once
+    (a chain asks after every sweep, mostly for the same few K)."""
+
+    def __init__(self, n_visits: int, cfg: ReidConfig):
+        self.n, self.cfg, self._table = n_visits, cfg, {}
+
+    def draw(self, k_hulls: int, rng: np.random.Generator) -> int:
+        if k_hulls not in self._table:
+            self._table[k_hulls] = fleet_size_posterior(k_hulls, self.n, self.cfg.max_fleet, self.cfg.fleet_prior_power)
+        sizes, p = self._table[k_hulls]
+        return int(rng.choice(sizes, p=p))
 
 
-def _gibbs_chain(x, var, has, mu0, tau2, apart, log_v, feats, cfg: ReidConfig, rng: np.random.Generator):
+def _gibbs_chain(x, var, has, mu0, tau2, apart, log_v, fleet_sizes: FleetSizes, feats, cfg: ReidConfig,
+                 rng: np.random.Generator):
     """One collapsed Gibbs chain over the hull labels: its samples after burn-in, and N drawn per sample."""
     n = x.shape[0]
     z = np.arange(n)  # every visit its own hull to start: no overlap is broken
@@ -280,7 +297,7 @@ def _gibbs_chain(x, var, has, mu0, tau2, apart, log_v, feats, cfg: ReidConfig, r
             w_sum[c_new] += pxx[i]
             count[c_new] += 1
         labels = np.unique(z, return_inverse=True)[1]
-        fleet_n = sample_fleet_size(int(labels.max()) + 1, n, cfg, rng)
+        fleet_n = fleet_sizes.draw(int(labels.max()) + 1, rng)
         if sweep >= cfg.burn_in:
             samples.append(labels.copy())
             sizes.append(fleet_n)
@@ -302,19 +319,22 @@ def cluster_visits(visits: list[Visit], cfg: ReidConfig = ReidConfig()) -> HullC
     mu0 = np.array([prior[f][0] for f in feats])
     tau2 = np.array([prior[f][1] for f in feats])
     apart = _overlaps(visits)
-    log_v = partition_weights(n, cfg)
+    log_v, fleet_sizes = partition_weights(n, cfg), FleetSizes(n, cfg)
     samples, sizes = [], []
     for chain in range(cfg.chains):  # chains from other seeds: one chain can sit in one mode
-        chain_samples, chain_sizes = _gibbs_chain(x, var, has, mu0, tau2, apart, log_v, feats, cfg,
+        chain_samples, chain_sizes = _gibbs_chain(x, var, has, mu0, tau2, apart, log_v, fleet_sizes, feats, cfg,
                                                   np.random.default_rng([cfg.seed, chain]))
         samples += chain_samples
         sizes += chain_sizes
     samples = np.array(samples)
-    co = np.mean(samples[:, :, None] == samples[:, None, :], axis=0)
+    co = np.zeros((n, n))
+    for smp in samples:  # summed one sample at a time: (samples, n, n) would be 1 GB for 300 visits
+        co += smp[:, None] == smp[None, :]
+    co /= len(samples)
     # The partition reported: of the samples with the median number of hulls, the one nearest
     # the co-clustering (Dahl 2006); nearest over all samples, a diffuse posterior would report
     # every visit as its own hull while the samples say far fewer.
-    k = np.array([int(s.max()) + 1 for s in samples])
+    k = samples.max(axis=1) + 1
     typical = np.flatnonzero(k == int(np.round(np.median(k))))
     typical = typical if typical.size else np.arange(len(samples))
     best = samples[typical[int(np.argmin([np.sum(((samples[j][:, None] == samples[j][None, :]) - co) ** 2) for j in typical]))]]

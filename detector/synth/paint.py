@@ -36,6 +36,7 @@ class HullLook:
 
     side: int
     deck: int
+    hatch: int  # a bulk carrier's hatch covers
     funnel: int  # 0 black, 1 red
     super_start: float  # stern end of the superstructure, share of the length from the stern
     super_length: float  # its length, share of the hull's length
@@ -44,7 +45,7 @@ class HullLook:
 def hull_look(style: int, length_m: float) -> HullLook:
     """The look of a hull of ``style`` and ``length_m`` metres (the block is at least 10 m long)."""
     h = [float(hash01(np.array(style), np.array(k), 77)) for k in range(6)]
-    return HullLook(int(h[0] * len(HULL_SIDES)), int(h[1] * len(TANKER_DECKS)), int(h[3] < 0.5),
+    return HullLook(int(h[0] * len(HULL_SIDES)), int(h[1] * len(TANKER_DECKS)), int(h[2] * len(HATCHES)), int(h[3] < 0.5),
                     0.02 + 0.05 * h[4], max(0.08, 10.0 / length_m) + 0.08 * h[5])
 
 
@@ -81,7 +82,6 @@ def _deck(v: Vessel, u: np.ndarray, vv: np.ndarray) -> np.ndarray:
     L, B = v.length_m, v.beam_m
     x, y = (u + L / 2) / L, vv / (B / 2)
     look = hull_look(v.style, L)
-    h = [hash01(np.array(v.style), np.array(k), 77) for k in range(6)]
     side = HULL_SIDES[look.side]
     out = np.empty((u.size, 4), np.float32)
     if v.kind == "tanker":
@@ -100,7 +100,7 @@ def _deck(v: Vessel, u: np.ndarray, vv: np.ndarray) -> np.ndarray:
         pitch = 0.72 / n_hatch
         k = np.floor((x - 0.18) / pitch)
         inside = (x > 0.18) & (x < 0.9) & (np.mod(x - 0.18, pitch) < pitch * 0.72) & (np.abs(y) < 0.72)
-        out[inside] = HATCHES[int(h[2] * len(HATCHES))] * (0.9 + 0.2 * hash01(k[inside], np.zeros_like(k[inside]), v.style))[:, None]
+        out[inside] = HATCHES[look.hatch] * (0.9 + 0.2 * hash01(k[inside], np.zeros_like(k[inside]), v.style))[:, None]
     elif v.kind == "container_ship":
         out[:] = [0.15, 0.15, 0.16, 0.2]
         bay, row = np.floor(u / 6.4), np.floor(vv / 2.5)
