@@ -18,6 +18,8 @@ A run is named (``--name``, default ``budget``), so runs of other budgets or see
 
     python bench/yolo_vs_ours.py train --minutes 45 --seed 1 --name budget45
     python bench/yolo_vs_ours.py score --name budget45
+
+The same peer on the real mix, scored on every validation split: ``bench/yolo_real.py``.
 """
 
 from __future__ import annotations
