@@ -122,6 +122,32 @@ def _fmt(v) -> str:
     return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
+def report_split(model: str, name: str, scenes, results, seconds: float, score_threshold: float) -> list[dict]:
+    """Print the rows of one model on one split (ships-aerial also by group and for boxes of
+    ``AERIAL_MIN_PX`` or more; the others by hull length) and return them for ``--json``."""
+    rows = []
+    parts = {"all": summarise(results, score_threshold)}
+    if name == "aerial-holdout":  # by group: each sensor family on its own; the hulls that matter here
+        by_group = {}
+        for ls, r in zip(scenes, results):
+            by_group.setdefault(ls.group, []).append(r)
+        parts.update({g: summarise(rs, score_threshold) for g, rs in sorted(by_group.items())})
+        parts[f"long-side>={AERIAL_MIN_PX}px"] = summarise(long_side_range(results, AERIAL_MIN_PX), score_threshold)
+    for part, s in parts.items():
+        label = name if part == "all" else f"{name}/{part}"
+        images = len(scenes) if part == "all" else s["scenes"]
+        print(f"{model} | {label} | {images} | {s['vessels']} | " + " | ".join(_fmt(s.get(c)) for c in COLUMNS)
+              + f" | {seconds:.0f}" * (part == "all"), flush=True)
+        rows.append({"model": model, "split": label, **{k: v for k, v in s.items() if not isinstance(v, dict)}})
+    if name != "aerial-holdout":  # box-only truth gives no hull length
+        lengths = hulls_by_length(results, score_threshold)
+        print(f"{model} | {name} | by hull length at score {score_threshold}: " + "; ".join(
+            f"{k}: {v['hulls']} hulls, {v['whole']} whole, {v['split']} split, {v['partial']} partial, {v['missed']} missed"
+            for k, v in lengths.items() if v["hulls"]), flush=True)
+        rows.append({"model": model, "split": f"{name}/by-length", "by_length": lengths})
+    return rows
+
+
 def main(args) -> None:
     torch.set_num_threads(args.threads)
     splits = {name: split_scenes(name, args.cache_dir) for name in args.splits}
@@ -136,28 +162,10 @@ def main(args) -> None:
                 print(f"{path} | {name} | skipped: data absent")
                 continue
             t0 = time.perf_counter()
-            report, results = evaluate_model(model, cfg, scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp),
+            _, results = evaluate_model(model, cfg, scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp),
                                               progress=False)
             seconds = time.perf_counter() - t0
-            parts = {"all": report["all"]}
-            if name == "aerial-holdout":  # by group: each sensor family on its own; the hulls that matter here
-                by_group = {}
-                for ls, r in zip(scenes, results):
-                    by_group.setdefault(ls.group, []).append(r)
-                parts.update({g: summarise(rs, args.score_threshold) for g, rs in sorted(by_group.items())})
-                parts[f"long-side>={AERIAL_MIN_PX}px"] = summarise(long_side_range(results, AERIAL_MIN_PX), args.score_threshold)
-            for part, s in parts.items():
-                label = name if part == "all" else f"{name}/{part}"
-                images = len(scenes) if part == "all" else s["scenes"]
-                print(f"{path} | {label} | {images} | {s['vessels']} | " + " | ".join(_fmt(s.get(c)) for c in COLUMNS)
-                      + f" | {seconds:.0f}" * (part == "all"))
-                rows.append({"model": str(path), "split": label, **{k: v for k, v in s.items() if not isinstance(v, dict)}})
-            if name not in ("aerial-holdout",):  # box-only truth gives no hull length
-                lengths = hulls_by_length(results, args.score_threshold)
-                print(f"{path} | {name} | by hull length at score {args.score_threshold}: " + "; ".join(
-                    f"{k}: {v['hulls']} hulls, {v['whole']} whole, {v['split']} split, {v['partial']} partial, {v['missed']} missed"
-                    for k, v in lengths.items() if v["hulls"]))
-                rows.append({"model": str(path), "split": f"{name}/by-length", "by_length": lengths})
+            rows += report_split(str(path), name, scenes, results, seconds, args.score_threshold)
     if args.store_recall is not None:
         if len(args.models) != 1:
             raise SystemExit("--store-recall takes one model")

@@ -9,7 +9,7 @@ back and scored with ``detector.train.evaluate``.
     python bench/yolo_data.py truth:outputs/cache/synth-s1000-n2000 --out outputs/bench/yolo/train
     python bench/yolo_data.py coco:../shared/data/harbours-ge/labels.json@0.2 coco:../shared/data/ships-aerial/labels.json@0.2 \
         coco:../shared/data/sen2ships/labels.json@0.35 synth:400:1000@0.25 --exclude-groups test validate cartagena klang valencia \
-        --holdout-share 0.15 --tile-px 640 --out outputs/bench/yolo/real      # the real mix train.py learns from, tiled
+        --holdout-share 0.15 --tile-px 416 --out outputs/bench/yolo/real      # the real mix train.py learns from, tiled
 
 ``train.txt`` lists the images, each source's as often as its ``@w`` asks; YOLO trains on that list.
 """
@@ -33,22 +33,24 @@ from detector.train.sources import parse, select_groups, select_holdout  # noqa:
 
 
 def select(specs: list[str], exclude_groups: list[str] | None = None, holdout_share: float = 0.0,
-           held_out: bool = False) -> list[tuple[int, object]]:
+           held_out: bool = False) -> tuple[list[tuple[int, object]], list[float]]:
     """(source index, scene) of ``specs`` split as ``train.py`` splits them: places in
     ``exclude_groups`` left out, and of the scenes that name their source the ``holdout_share``
-    kept (``held_out``) or left out, by the same hash of the source's name."""
-    out = []
+    kept (``held_out``) or left out, by the same hash of the source's name; and each source's
+    weight (its ``@w``)."""
+    out, weights = [], []
     for k, spec in enumerate(specs):
-        scenes = parse(spec, ROOT / "outputs" / "cache", None, None, False).scenes
-        scenes = select_holdout(select_groups(scenes, None, exclude_groups), holdout_share, held_out=held_out)
+        source = parse(spec, ROOT / "outputs" / "cache", None, None, False)
+        scenes = select_holdout(select_groups(source.scenes, None, exclude_groups), holdout_share, held_out=held_out)
         out += [(k, s) for s in scenes]
-    return out
+        weights.append(source.weight)
+    return out, weights
 
 
-def scene_image(ls, max_px: int | None = 1024) -> tuple[np.ndarray, float, float]:
+def scene_image(ls, max_px: int | None = 1024) -> tuple[np.ndarray, float, float, float]:
     """A labelled scene read whole at the working GSD our model sees (native GSD clipped to its
-    2-5 m), as 8-bit (3, rows, cols) RGB, shrunk further only to fit ``max_px``; with the scale (sx, sy) from
-    scene pixels to image pixels."""
+    2-5 m), as 8-bit (3, rows, cols) RGB, shrunk further only to fit ``max_px``; with the scale
+    (sx, sy) from scene pixels to image pixels and the file's GSD in metres."""
     cfg = ModelConfig()
     with Scene(ls.path, gsd_m=ls.gsd_m) as scene:
         info = scene.info
@@ -57,7 +59,7 @@ def scene_image(ls, max_px: int | None = 1024) -> tuple[np.ndarray, float, float
             scale = min(scale, max_px / max(info.width, info.height))
         shape = (max(32, round(info.height * scale)), max(32, round(info.width * scale)))
         rgb, _ = scene.read_box((0, 0, info.width, info.height), shape)
-    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), shape[1] / info.width, shape[0] / info.height
+    return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8), shape[1] / info.width, shape[0] / info.height, info.gsd_m
 
 
 def tile_origins(size_px: int, tile_px: int, overlap_px: int) -> list[int]:
@@ -93,10 +95,9 @@ def convert(specs: list[str], out: Path, max_px: int | None = 1024, exclude_grou
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
     scales, by_source = {}, {}
-    chosen = select(specs, exclude_groups, holdout_share)
-    weights = [parse_weight(spec) for spec in specs]
+    chosen, weights = select(specs, exclude_groups, holdout_share)
     for k, ls in chosen:
-        rgb, sx, sy = scene_image(ls, None if tile_px else max_px)
+        rgb, sx, sy, _ = scene_image(ls, None if tile_px else max_px)
         h, w = rgb.shape[1:]
         corners = [np.asarray(c, float).reshape(4, 2) * [sx, sy] for c, ignore in zip(ls.corners, ls.ignore) if not ignore]
         stem = f"s{k}-{fit_name(Path(ls.path).stem)}"
@@ -121,12 +122,6 @@ def convert(specs: list[str], out: Path, max_px: int | None = 1024, exclude_grou
     (out / "train.txt").write_text("\n".join(listed) + "\n")
     (out / "scales.json").write_text(json.dumps(scales))
     return len(scales)
-
-
-def parse_weight(spec: str) -> float:
-    """The ``@w`` of a ``--data`` spec (1 when absent)."""
-    _, _, w = spec.partition("@")
-    return float(w) if w else 1.0
 
 
 def main() -> int:

@@ -29,6 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import eval_splits  # noqa: E402
+
 YOLO_DIR = ROOT / "outputs" / "bench" / "yolo"
 SCORE_FLOOR = 0.05  # as our AP: every detection scoring this or more is ranked
 
@@ -58,16 +60,17 @@ def train(data_dir: Path, minutes: float, name: str, seed: int, imgsz: int, thre
 
 
 def predict(model, ls, imgsz: int):
-    """YOLO's oriented boxes (corners in scene pixels) and scores on one labelled scene."""
+    """YOLO's oriented boxes (corners in scene pixels) and scores on one labelled scene, and the
+    scene file's GSD in metres."""
     from yolo_data import scene_image
 
-    rgb, sx, sy = scene_image(ls, max_px=None)
+    rgb, sx, sy, gsd_m = scene_image(ls, max_px=None)
     size = max(imgsz, int(np.ceil(max(rgb.shape[1:]) / 32) * 32))
     bgr = np.ascontiguousarray(rgb.transpose(1, 2, 0)[..., ::-1])  # Ultralytics reads arrays as OpenCV's BGR
     r = model.predict(bgr, imgsz=size, conf=SCORE_FLOOR, max_det=1000, device="cpu", verbose=False)[0]
     if r.obb is None or not len(r.obb):
-        return np.zeros((0, 4, 2)), np.zeros(0)
-    return r.obb.xyxyxyxy.cpu().numpy().reshape(-1, 4, 2) / [sx, sy], r.obb.conf.cpu().numpy()
+        return np.zeros((0, 4, 2)), np.zeros(0), gsd_m
+    return r.obb.xyxyxyxy.cpu().numpy().reshape(-1, 4, 2) / [sx, sy], r.obb.conf.cpu().numpy(), gsd_m
 
 
 def score(weights: Path, splits: list[str], imgsz: int, threads: int) -> None:
@@ -75,9 +78,8 @@ def score(weights: Path, splits: list[str], imgsz: int, threads: int) -> None:
     import torch
     from ultralytics import YOLO
 
-    import eval_splits
-    from detector.io.scene import Scene
-    from detector.train.evaluate import SceneResult, hulls_by_length, long_side_range, summarise
+    from detector.infer.predict import PredictConfig
+    from detector.train.evaluate import SceneResult
 
     torch.set_num_threads(threads)
     model = YOLO(str(weights))
@@ -90,26 +92,12 @@ def score(weights: Path, splits: list[str], imgsz: int, threads: int) -> None:
         t0 = time.perf_counter()
         results = []
         for ls in scenes:
-            corners, conf = predict(model, ls, imgsz)
-            with Scene(ls.path, gsd_m=ls.gsd_m) as sc:
-                gsd = sc.info.gsd_m
+            corners, conf, gsd = predict(model, ls, imgsz)
             # YOLO has no tanker class or bow: p_tanker 0.5, and its bow is not scored
             results.append(SceneResult(ls.path.stem, float(ls.meta.get("native_gsd_m") or gsd), corners, conf,
                                        np.full(len(conf), 0.5), ls.corners, np.zeros_like(ls.has_bow), ls.type_code,
                                        ls.ignore, scene_gsd_m=gsd, true_box_only=ls.box_only))
-        seconds = time.perf_counter() - t0
-        parts = {"all": summarise(results, 0.3)}
-        if name == "aerial-holdout":
-            parts[f"long-side>={eval_splits.AERIAL_MIN_PX}px"] = summarise(long_side_range(results, eval_splits.AERIAL_MIN_PX), 0.3)
-        for part, s in parts.items():
-            label = name if part == "all" else f"{name}/{part}"
-            print(f"{weights} | {label} | {s['scenes']} | {s['vessels']} | "
-                  + " | ".join(eval_splits._fmt(s.get(c)) for c in eval_splits.COLUMNS) + f" | {seconds:.0f}", flush=True)
-        if name != "aerial-holdout":
-            lengths = hulls_by_length(results, 0.3)
-            print(f"{weights} | {name} | by hull length at score 0.3: " + "; ".join(
-                f"{k}: {v['hulls']} hulls, {v['whole']} whole, {v['split']} split, {v['partial']} partial, {v['missed']} missed"
-                for k, v in lengths.items() if v["hulls"]), flush=True)
+        eval_splits.report_split(str(weights), name, scenes, results, time.perf_counter() - t0, PredictConfig.score_threshold)
     print(f"# reproduce: python bench/yolo_real.py {' '.join(sys.argv[1:])}")
 
 
@@ -123,7 +111,7 @@ def main() -> int:
     t.add_argument("--name", default="real60")
     sc = sub.add_parser("score")
     sc.add_argument("--name", default="real60")
-    sc.add_argument("--splits", nargs="*", default=["harbours-test", "sen2ships-heldout", "aerial-holdout", "synth-fine", "synth-10m"])
+    sc.add_argument("--splits", nargs="*", default=list(eval_splits.SPLITS), choices=eval_splits.SPLITS)
     for q in (t, sc):
         q.add_argument("--imgsz", type=int, default=416)
         q.add_argument("--threads", type=int, default=1)

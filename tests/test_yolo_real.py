@@ -49,8 +49,8 @@ def test_a_10m_scene_is_predicted_at_5m_and_boxes_return_to_scene_pixels(tmp_pat
     ls = read_coco(tmp_path / "labels.json")[0]
     # a box at (200..260, 100..120) in the 5 m image is (100..130, 50..60) in the 10 m scene
     model = FakeYolo([[200, 100], [260, 100], [260, 120], [200, 120]])
-    corners, conf = yolo_real.predict(model, ls, imgsz=416)
+    corners, conf, gsd_m = yolo_real.predict(model, ls, imgsz=416)
     assert model.image.shape == (600, 1400, 3) and model.image.dtype == np.uint8  # 5 m, rows x cols x BGR
     assert model.imgsz == 1408  # larger than 416: read at its own size, a multiple of YOLO's stride 32
     assert np.allclose(corners[0], [[100, 50], [130, 50], [130, 60], [100, 60]], atol=1e-4)
-    assert np.allclose(conf, [0.9])
+    assert np.allclose(conf, [0.9]) and abs(gsd_m - 10.0) < 0.01  # the file's GSD, for the scoring
