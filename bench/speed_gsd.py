@@ -57,8 +57,7 @@ from infer_speed import read_detections, read_native, render_scene, sahi_frcnn, 
 SENSOR_FOR_GSD = {0.5: "skysat", 3.0: "planetscope", 10.0: "sentinel2"}
 SLICE_PX = 512
 PEERS = ("sahi_frcnn", "sahi_yolo")
-TOOL_NAMES = {"ours": "ours, `infer.py --aoi whole`", "sahi_frcnn": "SAHI + Faster R-CNN MobileNetV3-FPN (untrained)",
-              "sahi_yolo": "SAHI + YOLO11n-OBB (20 min trained)"}
+TOOL_NAMES = {"ours": "ours, `infer.py --aoi whole`", "sahi_frcnn": "SAHI + Faster R-CNN MobileNetV3-FPN (untrained)"}
 
 
 def our_runs(args) -> dict[str, list[str]]:
@@ -68,7 +67,11 @@ def our_runs(args) -> dict[str, list[str]]:
 
 def tool_names(args) -> dict[str, str]:
     """How the tables and the figure name each tool."""
-    return {**TOOL_NAMES, "ours_alt": f"ours, `infer.py --aoi whole {args.alt}`"} if args.alt else dict(TOOL_NAMES)
+    # YOLO is named by the weights it ran, which --yolo-weights may change (a fixed label misnamed them).
+    weights = args.yolo_weights.resolve()
+    shown = weights.relative_to(ROOT) if weights.is_relative_to(ROOT) else weights
+    names = {**TOOL_NAMES, "sahi_yolo": f"SAHI + YOLO11n-OBB (`{shown}`)"}
+    return {**names, "ours_alt": f"ours, `infer.py --aoi whole {args.alt}`"} if args.alt else names
 
 
 def make_scene(work: Path, gsd_m: float, size_px: int) -> tuple[Path, Path]:
