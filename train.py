@@ -213,7 +213,9 @@ def main(args: argparse.Namespace) -> int:
         if cfg.teacher:  # the given or the resumed run's teacher: a missing or foreign file is named before training
             teacher_cfg = ModelConfig.from_dict(read_checkpoint(cfg.teacher)["config"])
             if args.resume is None and args.init is None:  # from scratch: read scenes as the teacher learned them
-                model_cfg = replace(teacher_cfg, backbone=args.backbone, fpn_channels=args.fpn_channels, levels=args.levels or ModelConfig.levels)
+                # its own trunk's input normalisation, not the teacher's: ImageNet weights expect [-1, 1]
+                model_cfg = replace(teacher_cfg, backbone=args.backbone, fpn_channels=args.fpn_channels,
+                                    levels=args.levels or ModelConfig.levels, mean=model_cfg.mean, std=model_cfg.std)
     except ModelError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

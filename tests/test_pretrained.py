@@ -76,3 +76,24 @@ def test_the_fused_lite0_detector_detects_as_the_plain_one():
         want, got = model(x), fuse_for_inference(copy.deepcopy(model))(x)
     for k in want:
         assert torch.allclose(want[k], got[k], atol=1e-4, rtol=1e-4), k
+
+
+def test_a_student_on_lite0_is_fed_what_its_imagenet_weights_expect(clear_port, tiny_model, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from detector.model.network import load_model
+
+    root = Path(__file__).resolve().parents[1]
+    assert load_model(tiny_model["path"])[1].mean != INPUT_NORM["mean"]  # the teacher reads scenes otherwise
+    done = subprocess.run([sys.executable, str(root / "train.py"), "--teacher", str(tiny_model["path"]),
+                           "--backbone", "efficientnet_lite0", "--fpn-channels", "32", "--data", f"truth:{clear_port['scenes']}",
+                           "--epochs", "1", "--draws-per-epoch", "4", "--batch-size", "4", "--tile-px", "128",
+                           "--workers", "0", "--threads", "1", "--out", str(tmp_path / "student"),
+                           "--export", str(tmp_path / "student.pt"), "--quiet"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    _, cfg, _ = load_model(tmp_path / "student.pt")
+    assert cfg.backbone == "efficientnet_lite0"
+    assert (tuple(cfg.mean), tuple(cfg.std)) == (INPUT_NORM["mean"], INPUT_NORM["std"])
