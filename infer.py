@@ -82,6 +82,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "every layer (glibc; default on: the network 1.5x faster on large CPU tiles)")
     p.add_argument("--no-amp", action="store_true",
                    help="float32 throughout (default: float16 on CUDA, bfloat16 on CPUs with native bf16, else float32)")
+    p.add_argument("--tta", action="store_true",
+                   help="test-time augmentation: also read each tile mirrored left-right and average the two; more vessels "
+                        "found, about twice the network's time (docs/inference.md)")
     p.add_argument("--no-quicklooks", action="store_true", help="skip the JPEG pictures of each scene (quicklooks/)")
     p.add_argument("--no-report", action="store_true",
                    help="skip report.html, its scene pictures (report/) and the evidence chips (evidence/)")
@@ -136,7 +139,7 @@ def config_from_args(args: argparse.Namespace) -> InferConfig:
         inputs=tuple(args.scenes), out_dir=args.out, model=args.model, gsd_m=args.gsd, bands=args.bands,
         berths=None if args.berths.lower() == "none" else args.berths, aoi=args.aoi, aoi_buffer_m=args.aoi_buffer_m,
         score_threshold=args.score_threshold, nms_iou=args.nms_iou, device=args.device, tile_px=args.tile_px, work_gsd_max_m=args.work_gsd_max, batch_size=args.batch_size,
-        workers=args.workers, amp=not args.no_amp, quicklooks=not args.no_quicklooks, report=not args.no_report, fresh=args.fresh,
+        workers=args.workers, amp=not args.no_amp, tta=args.tta, quicklooks=not args.no_quicklooks, report=not args.no_report, fresh=args.fresh,
         threads=args.threads, retain_memory=args.retain_memory, quiet=args.quiet, events=args.events, product=args.product,
         dwell_days=tuple(args.dwell_days), detector_recall=args.detector_recall,
         length_tolerance_px=args.length_tolerance_px, min_clear_share=args.min_clear_share,

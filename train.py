@@ -75,6 +75,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                         "model from scratch takes the teacher's config but --backbone and --fpn-channels")
     p.add_argument("--distill-weight", type=float, default=TrainConfig.distill_weight,
                    help="weight of the distillation term against the labels' loss")
+    p.add_argument("--teacher-tta", action="store_true",
+                   help="the teacher reads each tile and its mirror image and teaches the mean of the two (infer.py --tta), "
+                        "so the student may learn what the mirrored reading adds at no cost at inference")
     p.add_argument("--work-gsd-max", type=float, default=None, metavar="M",
                    help="coarsest working GSD in metres, a part of the model's config: coarser scenes are "
                         f"interpolated up to it (default: the --init model's, else {ModelConfig.work_gsd_max_m})")
@@ -91,6 +94,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-amp", action="store_true",
                    help="train in float32 (default: float16 on CUDA, bfloat16 on CPUs with native bf16, else float32)")
     p.add_argument("--score-threshold", type=float, default=PredictConfig.score_threshold)
+    p.add_argument("--eval-tta", action="store_true", help="evaluate reading each tile mirrored too, as infer.py --tta does")
     p.add_argument("--min-length-m", type=float, default=0.0,
                    help="score only hulls at least this long, COCO area-range style (shorter truth ignored, shorter detections dropped)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
@@ -155,7 +159,7 @@ def main(args: argparse.Namespace) -> int:
         val_scenes = select_holdout(select_groups(val_scenes, args.val_groups), args.val_holdout_share, held_out=True)
         if args.eval_only:
             model, cfg, meta = load_model(args.model, args.device)
-            report, results = evaluate_model(model, cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp), args.device,
+            report, results = evaluate_model(model, cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp, tta=args.eval_tta), args.device,
                                              progress, args.min_length_m)
             report["model"] = str(args.model)
             if args.figures is not None:
@@ -192,11 +196,14 @@ def main(args: argparse.Namespace) -> int:
     cfg = TrainConfig(epochs=args.epochs, draws_per_epoch=args.draws_per_epoch, batch_size=args.batch_size, lr=args.lr,
                       tile_px=args.tile_px, workers=args.workers, seed=args.seed, amp=not args.no_amp,
                       loss_weights=_loss_weights(args.loss_weights), teacher=str(args.teacher or ""),
-                      distill_weight=args.distill_weight, copy_paste=args.copy_paste, gsd_jitter=args.scale_jitter,
+                      distill_weight=args.distill_weight, teacher_tta=args.teacher_tta, copy_paste=args.copy_paste, gsd_jitter=args.scale_jitter,
                       paste_gsd_max_m=args.copy_paste_gsd_max)
     if not 0 <= args.copy_paste <= 1 or args.scale_jitter < 0 or not args.copy_paste_gsd_max > 0:
         print("error: --copy-paste is a share from 0 to 1, --scale-jitter is not negative and --copy-paste-gsd-max "
               "is a positive number of metres", file=sys.stderr)
+        return 2
+    if args.teacher_tta and args.teacher is None:
+        print("error: --teacher-tta needs --teacher", file=sys.stderr)
         return 2
     try:
         if args.resume is not None:  # the run's own configs win, so the data is the same
@@ -237,7 +244,7 @@ def main(args: argparse.Namespace) -> int:
     def on_epoch(epoch, model):
         if not val_scenes or epoch < cfg.epochs:
             return {}
-        report, _ = evaluate_model(model, model_cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp), args.device,
+        report, _ = evaluate_model(model, model_cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp, tta=args.eval_tta), args.device,
                                    progress, args.min_length_m)
         model.train()
         write_text_atomic(args.out / "eval.json", json.dumps(report, indent=1))

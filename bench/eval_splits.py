@@ -66,12 +66,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--work-gsd-max", type=float, default=None, metavar="M",
                    help="score the models reading coarser scenes at M metres instead of their config's ceiling")
     p.add_argument("--no-amp", action="store_true", help="float32 inference (default: bfloat16 on CPUs with native bf16)")
+    p.add_argument("--tta", action="store_true", help="also read each tile mirrored and average the maps (infer.py --tta)")
     p.add_argument("--store-recall", type=Path, default=None, metavar="OUT.pt",
                    help="measure the loading-berth recall and write a copy of the checkpoint carrying it here")
     return p
 
 
-def measure_recall(model: Path, out: Path, cache_dir: Path, threads: int, amp: bool) -> None:
+def measure_recall(model: Path, out: Path, cache_dir: Path, threads: int, amp: bool, tta: bool = False) -> None:
     """The events step's recall on the calibration seasons, stored in a copy of ``model`` at ``out``."""
     import tempfile
     from datetime import datetime, timezone
@@ -86,15 +87,15 @@ def measure_recall(model: Path, out: Path, cache_dir: Path, threads: int, amp: b
     for seed in seasons.CALIBRATION_SEEDS:
         scene_dir = seasons.render(cache_dir, seed, start, end, nk_visits=70)
         with tempfile.TemporaryDirectory() as tmp:
-            seasons.infer(scene_dir, model, Path(tmp), threads, events=False, amp=amp)
+            seasons.infer(scene_dir, model, Path(tmp), threads, events=False, amp=amp, tta=tta)
             # Scene names are times and sensors, which two seeds could share: tell them apart.
             for rows, path in ((truth, scene_dir / "truth.csv"), (dets, Path(tmp) / "detections.csv"), (looks, Path(tmp) / "counts.csv")):
                 rows += [{**r, "scene": f"{seed}/{r['scene']}"} for r in seasons.read_rows(path)]
     source = (f"measured on synthetic seasons (seeds {', '.join(map(str, seasons.CALIBRATION_SEEDS))}, "
-              f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, clips around the oil berth)")
+              f"{start:%Y-%m-%d} to {end:%Y-%m-%d}, clips around the oil berth{', tiles read mirrored too' if tta else ''})")
     recall = berth_recall(truth, dets, looks, {"oil_berth"}, InferConfig.min_clear_share, source=source)
     store_recall(model, out, recall, score_threshold=PredictConfig.score_threshold, min_clear_share=InferConfig.min_clear_share,
-                 match_distance_m=MATCH_DISTANCE_M)
+                 match_distance_m=MATCH_DISTANCE_M, tta=tta)
     print(f"{out}: {recall.describe()}")
 
 
@@ -162,7 +163,7 @@ def main(args) -> None:
                 print(f"{path} | {name} | skipped: data absent")
                 continue
             t0 = time.perf_counter()
-            _, results = evaluate_model(model, cfg, scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp),
+            _, results = evaluate_model(model, cfg, scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp, tta=args.tta),
                                               progress=False)
             seconds = time.perf_counter() - t0
             rows += report_split(str(path), name, scenes, results, seconds, args.score_threshold)
@@ -171,7 +172,7 @@ def main(args) -> None:
             raise SystemExit("--store-recall takes one model")
         if args.work_gsd_max is not None:
             raise SystemExit("--store-recall measures the checkpoint as it is: retrain or fine-tune with train.py --work-gsd-max")
-        measure_recall(args.models[0], args.store_recall, args.cache_dir, args.threads, not args.no_amp)
+        measure_recall(args.models[0], args.store_recall, args.cache_dir, args.threads, not args.no_amp, args.tta)
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         write_text_atomic(args.json, json.dumps(rows, indent=1, default=float))

@@ -37,11 +37,11 @@ def render(cache_dir: Path, seed: int, start: datetime, end: datetime, sensors=S
 
 
 def infer(scene_dir: Path, model: Path, out_dir: Path, threads: int, events: bool = True, detector_recall: float | None = None,
-          amp: bool = True, fleet: Path | None = None) -> int:
+          amp: bool = True, fleet: Path | None = None, tta: bool = False) -> int:
     """``python infer.py SCENE_DIR --berths SCENE_DIR/vostochny_berths.geojson [--events] [--fleet CSV]`` into ``out_dir``."""
     cfg = InferConfig(inputs=(str(scene_dir),), out_dir=str(out_dir), model=str(model),
                       berths=str(scene_dir / "vostochny_berths.geojson"), quicklooks=False, quiet=True,
-                      threads=threads, events=events, detector_recall=detector_recall, amp=amp,
+                      threads=threads, events=events, detector_recall=detector_recall, amp=amp, tta=tta,
                       fleet=str(fleet) if fleet else None)
     return run(cfg, log=lambda *_: None)
 

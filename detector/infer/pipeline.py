@@ -27,7 +27,7 @@ from .. import __version__
 from ..events.estimate import EstimateConfig
 from ..events.fleet import read_fleet
 from ..events.loads import LoadsConfig, quote_table, read_ais, run_loads
-from ..events.recall import DetectorRecall, recall_of
+from ..events.recall import META_KEY, DetectorRecall, recall_of
 from ..events.tracks import TrackConfig
 from ..io.atomic import fit_name, sweep_temporaries
 from ..io.berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
@@ -35,6 +35,7 @@ from ..io.lock import FolderBusy, FolderLock, hold, job_id
 from ..io.provenance import file_record, same_file, sha256_file
 from ..model.allocator import retain_freed_memory
 from ..model.device import pick_device, torchrun_place
+from ..model.mirror import mirrored
 from ..model.network import ModelConfig, decode, fuse_for_inference, load_model
 from ..model.precision import amp_dtype, autocast, describe
 from .batch import PlanConfig, SceneHeader, SceneJob, tile_loader
@@ -79,6 +80,7 @@ class InferConfig:
     batch_size: int | None = None  # tiles per batch; None: 1 on CPU (bounded memory), 16 on CUDA
     workers: int = 1
     amp: bool = True
+    tta: bool = False  # each tile also read mirrored, the maps averaged (model/mirror.py): about 2x the network's time
     quicklooks: bool = True
     report: bool = True  # report.html, its scene pictures and the evidence chips (report_page.py, evidence.py)
     fresh: bool = False
@@ -156,7 +158,7 @@ def run_key(cfg: InferConfig, weights_sha: str, model_config: dict, precision: s
     another kind of CPU redoes its scenes)."""
     parts = {
         "weights": weights_sha, "model_config": model_config, "precision": precision, "gsd_m": cfg.gsd_m, "bands": cfg.bands, "aoi": cfg.aoi, "aoi_buffer_m": cfg.aoi_buffer_m,
-        "score_threshold": cfg.score_threshold, "nms_iou": cfg.nms_iou, "version": __version__,
+        "score_threshold": cfg.score_threshold, "nms_iou": cfg.nms_iou, "tta": cfg.tta, "version": __version__,
         "berths": sha256_file(cfg.berths) if cfg.berths else None,
         "aoi_file": sha256_file(cfg.aoi) if cfg.aoi not in ("berths", "whole") else None,
         "clear_rule": 2,  # how berth looks are called clear (batch.berth_shares): edge, cloud, cloud shadow
@@ -238,6 +240,7 @@ def run(cfg: InferConfig, log=print) -> int:
         model = fuse_for_inference(model).to(memory_format=torch.channels_last)
         # Hashed as it runs: what was folded and fused, and how, rounds differently.
         key = run_key(cfg, weights_sha256(model), asdict(mcfg), precision)
+        model = mirrored(model, cfg.tta)
         # Every input and option is checked by now: only a run that can start takes the folder.
         lock = _hold(out_dir, place.world_size)
         if place.rank == 0 and lock.fd is not None:
@@ -334,6 +337,12 @@ def loads_config(cfg: InferConfig, model_meta: dict | None = None) -> LoadsConfi
     ``detector_recall`` when given, else what the model's checkpoint carries (``events/recall.py``),
     else none is assumed lost (recall 1)."""
     carried = recall_of(model_meta or {}) or DetectorRecall()
+    measured_tta = bool((model_meta or {}).get(META_KEY, {}).get("tta", False))
+    if carried.bands and measured_tta != cfg.tta:
+        # Mirrored reading finds more hulls than a single one: a recall measured the other way misjudges the misses.
+        carried = replace(carried, source=f"{carried.source}; measured {'with' if measured_tta else 'without'} --tta, "
+                          f"this run {'with' if cfg.tta else 'without'} it, so the correction for missed visits is "
+                          f"{'too small' if measured_tta else 'too large'}")
     if cfg.detector_recall is not None:  # the user's recall; the measured length biases still apply
         recall = DetectorRecall.exact(cfg.detector_recall, "--detector-recall", carried.bands)
     else:

@@ -20,6 +20,7 @@ from torch.utils.data import DataLoader
 
 from ..io.atomic import atomic_path
 from ..model.device import Distributed, pick_device, torchrun_place
+from ..model.mirror import mirrored
 from ..model.network import ModelConfig, build, fuse_for_inference, load_weights, read_checkpoint, save_checkpoint
 from ..model.precision import amp_dtype, autocast, describe
 from ..model.pretrained import LITE
@@ -49,6 +50,7 @@ class TrainConfig:
     loss_weights: dict = field(default_factory=dict)  # overrides of targets.LOSS_WEIGHTS, e.g. {"type": 2.0}
     teacher: str = ""  # a trained checkpoint whose head maps the model also learns (detector.train.distill); "" none
     distill_weight: float = 1.0  # weight of the distillation term against the labels' loss
+    teacher_tta: bool = False  # the teacher reads each tile and its mirror image and teaches their mean maps (model/mirror.py)
     copy_paste: float = 0.0  # share of tiles that receive hulls cut from other scenes (detector/train/paste.py)
     gsd_jitter: float = 0.25  # scale jitter: the working GSD times exp(U(-j, j))
     paste_gsd_max_m: float = math.inf  # scenes of a coarser native GSD (m) receive no pasted hulls
@@ -153,7 +155,7 @@ def train(model_cfg: ModelConfig, cfg: TrainConfig, dataset: TileDataset, weight
         scheduler.load_state_dict(state["scheduler"])
         if scaler is not None and state.get("scaler"):
             scaler.load_state_dict(state["scaler"])
-    teacher = load_teacher(cfg.teacher, dev, layout) if cfg.teacher else None
+    teacher = mirrored(load_teacher(cfg.teacher, dev, layout), cfg.teacher_tta) if cfg.teacher else None
     meta = dict(meta or {})
     meta.setdefault("precision", describe(amp))
     last = out_dir / "last.pt"
