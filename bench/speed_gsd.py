@@ -31,6 +31,7 @@ letterbox, forward, rotated NMS).
     python bench/speed_gsd.py --threads 2 --repeats 2
     python bench/speed_gsd.py --gsds 10 --alt="--work-gsd-max 7"
     python bench/speed_gsd.py --alt=--no-retain-memory       # ours with malloc as it is, beside
+    python bench/speed_gsd.py --alt=--tta --peers            # ours reading tiles mirrored too, beside ours alone
 """
 
 from __future__ import annotations
@@ -122,7 +123,7 @@ def scene_table(args) -> tuple[list[str], dict]:
         for gsd in args.gsds:
             tif, truth = make_scene(args.work, gsd, args.size)
             ours = our_runs(args)
-            tools = [*ours, *PEERS]
+            tools = [*ours, *args.peers]
             runs = {t: [] for t in tools}
             commands = {}
             for tool in tools:
@@ -142,7 +143,7 @@ def scene_table(args) -> tuple[list[str], dict]:
             for tool in tools:  # one more run each, for the PSS of its process tree (not timed)
                 pss[tool] = sampled_run(commands[tool], env, pss=True).pss_tree
             found = {tool: read_detections(tmp / tool / "detections.csv") for tool in ours}
-            for tool in PEERS:
+            for tool in args.peers:
                 r = json.loads((tmp / f"{tool}.json").read_text())
                 found[tool] = (np.array(r["polygons"], np.float64).reshape(-1, 8), np.array(r["scores"]))
             for tool in tools:
@@ -162,7 +163,6 @@ def tiles_table(args) -> tuple[list[str], dict]:
     the table and the medians by model label."""
     import torch
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
-    from ultralytics import YOLO
 
     from detector.model.network import decode, fuse_for_inference, load_model
     from detector.model.precision import amp_dtype, autocast, describe
@@ -176,8 +176,11 @@ def tiles_table(args) -> tuple[list[str], dict]:
     cpu = torch.device("cpu")
     amp = amp_dtype(cpu, True)  # as infer.py runs it: bf16 where the CPU has it natively
     frcnn = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=2, min_size=SLICE_PX,
-                                              max_size=SLICE_PX).eval()
-    yolo = YOLO(str(args.yolo_weights))
+                                              max_size=SLICE_PX).eval() if "sahi_frcnn" in args.peers else None
+    if "sahi_yolo" in args.peers:
+        from ultralytics import YOLO
+
+        yolo = YOLO(str(args.yolo_weights))
 
     def call(name):
         if name == "ours":
@@ -194,9 +197,11 @@ def tiles_table(args) -> tuple[list[str], dict]:
         return sum(q.numel() for q in module.parameters()) / 1e6
 
     short = {"ours": "ours", "frcnn": "Faster R-CNN MobileNetV3-FPN", "yolo": "YOLO11n-OBB"}
-    names = {"ours": f"ours ({cfg.backbone} trunk, FPN, dense head), {millions(ours):.1f} M parameters, {describe(amp)}",
-             "frcnn": f"{short['frcnn']}, {millions(frcnn):.1f} M parameters",
-             "yolo": f"{short['yolo']}, {millions(yolo.model):.1f} M parameters"}
+    names = {"ours": f"ours ({cfg.backbone} trunk, FPN, dense head), {millions(ours):.1f} M parameters, {describe(amp)}"}
+    if frcnn is not None:
+        names["frcnn"] = f"{short['frcnn']}, {millions(frcnn):.1f} M parameters"
+    if "sahi_yolo" in args.peers:
+        names["yolo"] = f"{short['yolo']}, {millions(yolo.model):.1f} M parameters"
     rates = {n: [] for n in names}
     for n in names:
         for _ in range(2):  # warm-up: first calls allocate and pick kernels
@@ -268,9 +273,11 @@ def main() -> int:
                    help="also time ours with these infer.py arguments added, as a tool of its own")
     p.add_argument("--figure", type=Path, default=None, help="also draw the two tables into this PNG")
     p.add_argument("--yolo-weights", type=Path, default=ROOT / "outputs" / "bench" / "yolo" / "runs" / "budget" / "weights" / "last.pt")
+    p.add_argument("--peers", nargs="*", default=list(PEERS), choices=PEERS,
+                   help="the peers to time beside ours (none: ours, and ours with --alt, alone)")
     p.add_argument("--peer-once", nargs=3, metavar=("TOOL", "SCENE", "OUT_JSON"), help=argparse.SUPPRESS)
     args = p.parse_args()
-    if not args.yolo_weights.is_file():
+    if "sahi_yolo" in args.peers and not args.yolo_weights.is_file():
         p.error(f"{args.yolo_weights} not found: train it with `python bench/yolo_vs_ours.py train` first")
     if args.peer_once:
         peer_once(args.peer_once[0], Path(args.peer_once[1]), Path(args.peer_once[2]), args.threads, args.yolo_weights)
@@ -291,6 +298,8 @@ def main() -> int:
     model = "" if args.model == p.get_default("model") else f" --model {args.model}"
     if args.alt:
         model += f' --alt="{args.alt}"'
+    if args.peers != list(PEERS):
+        model += f" --peers {' '.join(args.peers)}"
     print(f"\nreproduce: python bench/speed_gsd.py{model} --threads {args.threads} --repeats {args.repeats} --size {args.size} "
           f"--gsds {gsds} --rounds {args.rounds} --seconds {args.seconds:g}{' --skip-scenes' if args.skip_scenes else ''}"
           f"{f' --figure {args.figure}' if args.figure else ''}")
