@@ -299,7 +299,7 @@ def main() -> int:
     if args.alt:
         model += f' --alt="{args.alt}"'
     if args.peers != list(PEERS):
-        model += f" --peers {' '.join(args.peers)}"
+        model += " --peers" + "".join(f" {peer}" for peer in args.peers)
     print(f"\nreproduce: python bench/speed_gsd.py{model} --threads {args.threads} --repeats {args.repeats} --size {args.size} "
           f"--gsds {gsds} --rounds {args.rounds} --seconds {args.seconds:g}{' --skip-scenes' if args.skip_scenes else ''}"
           f"{f' --figure {args.figure}' if args.figure else ''}")
