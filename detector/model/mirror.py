@@ -7,7 +7,7 @@ cell by cell (the flip test of CenterNet, Zhou et al. 2019). A mirror turns a hu
 axis' ``sin 2a`` and the bow's ``cos h`` change sign; the heatmap, sizes and type do not.
 
 Two readings of every tile: about twice the network's time. On the held-out real splits it
-lifted the model shipped on 2026-12-03 on every one (model card, *Mirror averaging*).
+lifted the model shipped on 2026-12-03 on every one (model card, *Mirrored reading*).
 """
 
 from __future__ import annotations
