@@ -138,6 +138,13 @@ def tiny_model(clear_port):
     return {"path": last, "losses": losses, "config": cfg}
 
 
+@pytest.fixture(scope="session")
+def port(clear_port, tiny_model):
+    """The clear port of three 3 m scenes, its truth, its berths, and the tiny model trained on it
+    until it has learned every hull there (``infer.py``'s tests run it)."""
+    return {**clear_port, "model": tiny_model["path"]}
+
+
 @pytest.fixture
 def sen2ships() -> Path:
     """The real Sentinel-2 port scenes beside the project; skips when they are absent."""

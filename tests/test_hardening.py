@@ -22,11 +22,6 @@ from detector.train.labels import LabelError, read_coco
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def port(clear_port, tiny_model):
-    return {**clear_port, "model": tiny_model["path"]}
-
-
 def _infer(port, *argv) -> int:
     args = [*argv, "--model", str(port["model"]), "--berths", str(port["berths"]), "--workers", "0", "--quiet"]
     return infer.main(infer.get_args_parser().parse_args(args))

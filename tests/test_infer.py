@@ -31,13 +31,6 @@ ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_FILES = ("detections.csv", "counts.csv", "detections.geojson")
 
 
-@pytest.fixture(scope="module")
-def port(clear_port, tiny_model):
-    """The clear port of three 3 m scenes (conftest), its truth, its berths, and the tiny model
-    trained on it until it has learned every hull there."""
-    return {**clear_port, "model": tiny_model["path"]}
-
-
 def _args(port, *extra) -> list[str]:
     return ["--model", str(port["model"]), "--berths", str(port["berths"]), "--workers", "0", "--quiet", *extra]
 

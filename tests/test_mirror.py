@@ -9,7 +9,6 @@ import math
 from collections import Counter
 
 import numpy as np
-import pytest
 import torch
 
 import infer
@@ -74,11 +73,6 @@ def test_mirror_mean_of_a_perfect_network_is_that_network():
     assert len(mean.score) == len(hulls)
     assert torch.allclose(mean.obb[alone.obb[:, 0].argsort()], alone.obb[alone.obb[:, 0].argsort()], atol=1e-3)
     assert torch.allclose(mean.score, alone.score, atol=1e-4)
-
-
-@pytest.fixture(scope="module")
-def port(clear_port, tiny_model):
-    return {**clear_port, "model": tiny_model["path"]}
 
 
 def _run(port, out, *extra) -> int:

@@ -146,6 +146,12 @@ class DetectorRecall:
         return f"recall by GSD {', '.join(parts)}{bias} ({self.source})"
 
 
+def measured_with_tta(meta: dict) -> bool:
+    """Whether the recall a checkpoint's metadata carries was measured reading each tile mirrored
+    too (``infer.py --tta``); False for a recall measured before that option existed."""
+    return bool((meta.get(META_KEY) or {}).get("tta", False))
+
+
 def recall_of(meta: dict) -> DetectorRecall | None:
     """The recall a checkpoint's metadata carries, or None."""
     d = meta.get(META_KEY)

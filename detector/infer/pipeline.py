@@ -27,7 +27,7 @@ from .. import __version__
 from ..events.estimate import EstimateConfig
 from ..events.fleet import read_fleet
 from ..events.loads import LoadsConfig, quote_table, read_ais, run_loads
-from ..events.recall import META_KEY, DetectorRecall, recall_of
+from ..events.recall import DetectorRecall, measured_with_tta, recall_of
 from ..events.tracks import TrackConfig
 from ..io.atomic import fit_name, sweep_temporaries
 from ..io.berths import DEFAULT_BERTHS, BerthError, assign, load_area, load_berths
@@ -337,7 +337,7 @@ def loads_config(cfg: InferConfig, model_meta: dict | None = None) -> LoadsConfi
     ``detector_recall`` when given, else what the model's checkpoint carries (``events/recall.py``),
     else none is assumed lost (recall 1)."""
     carried = recall_of(model_meta or {}) or DetectorRecall()
-    measured_tta = bool((model_meta or {}).get(META_KEY, {}).get("tta", False))
+    measured_tta = measured_with_tta(model_meta or {})
     if carried.bands and measured_tta != cfg.tta:
         # Mirrored reading finds more hulls than a single one: a recall measured the other way misjudges the misses.
         carried = replace(carried, source=f"{carried.source}; measured {'with' if measured_tta else 'without'} --tta, "
