@@ -5,6 +5,7 @@
     python train.py --resume runs/synth/last.pt --data synth:2000 --out runs/synth
     python train.py --eval-only --model models/vostochny_default.pt --val truth:scenes
     python train.py --average runs/a/model.pt runs/b/model.pt --export runs/ab/model.pt
+    python train.py --route runs/fine/model.pt@6 runs/coarse/model.pt+tta --export runs/routed/model.pt
     python train.py --teacher models/vostochny_default.pt --backbone regnet_x_400mf --data synth:2000 --out runs/student
     torchrun --nproc_per_node=2 train.py --data synth:2000 --device cpu --out runs/ddp
 
@@ -25,7 +26,8 @@ from detector.infer.predict import PredictConfig
 from detector.io.atomic import write_text_atomic
 from detector.model.network import ModelConfig, ModelError, load_model, read_checkpoint, save_checkpoint
 from detector.model.pretrained import INPUT_NORM, LITE, PretrainedError
-from detector.train.engine import TrainConfig, evaluate_model, init_distributed, train
+from detector.model.routed import load_detector, save_routed
+from detector.train.engine import TrainConfig, evaluate_detector, evaluate_model, init_distributed, train
 from detector.train.sources import parse, select_groups, select_holdout
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "models" / "vostochny_default.pt"
@@ -55,6 +57,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--export", type=Path, default=None, help="also write the final weights (no optimizer) here")
     p.add_argument("--average", nargs="+", type=Path, default=None, metavar="CKPT",
                    help="write the mean weights of these checkpoints of one model (e.g. consecutive fine-tuning stages) to --export")
+    p.add_argument("--route", nargs="+", default=None, metavar="CKPT[@M]",
+                   help="write one model to --export that reads each scene with the first of these checkpoints whose bound "
+                        "(@M, metres) is above the scene's native GSD; the last, with no bound, reads every coarser scene. "
+                        "CKPT+tta: that network always reads tiles mirrored too (detector/model/routed.py)")
     p.add_argument("--backbone", default=ModelConfig.backbone,
                    help="trunk of a model from scratch: a torchvision ResNet (add _gn for GroupNorm), mobilenet_v3_* or regnet_*, "
                         "or efficientnet_lite0..2, which start from ImageNet weights carried by a package "
@@ -148,18 +154,52 @@ def write_average(paths: list[Path], out: Path | None) -> int:
     return 0
 
 
+def write_routed(specs: list[str], out: Path | None) -> int:
+    """``--route``: checkpoints, each with the native GSD below which it reads scenes, as one model at ``out``."""
+    if out is None:
+        print("error: --route writes its model to --export PATH; give one", file=sys.stderr)
+        return 2
+    if len(specs) < 2:
+        print("error: --route takes two checkpoints or more (CKPT@M ... CKPT)", file=sys.stderr)
+        return 2
+    sources = []
+    for i, spec in enumerate(specs):
+        path, _, bound = spec.rpartition("@") if "@" in spec else (spec, "", "")
+        mirror = path.endswith("+tta")
+        path = path.removesuffix("+tta")
+        last = i == len(specs) - 1
+        if bool(bound) == last:
+            print(f"error: --route {spec}: every checkpoint but the last takes @M, the native GSD in metres below which "
+                  "it reads scenes; the last reads every coarser one", file=sys.stderr)
+            return 2
+        try:
+            sources.append((Path(path), float(bound) if bound else float("inf"), mirror))
+        except ValueError:
+            print(f"error: --route {spec}: {bound!r} is not a GSD in metres", file=sys.stderr)
+            return 2
+    try:
+        save_routed(out, sources, {"routed_from": specs})
+    except (ValueError, ModelError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {out}: {len(sources)} networks routed by GSD (measure its recall: bench/eval_splits.py --store-recall)")
+    return 0
+
+
 def main(args: argparse.Namespace) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     progress = not args.quiet
     if args.average is not None:
         return write_average(args.average, args.export)
+    if args.route is not None:
+        return write_routed(args.route, args.export)
     try:
         val_scenes = [s for spec in args.val for s in parse(spec, args.cache_dir, args.gsd, progress=progress).scenes]
         val_scenes = select_holdout(select_groups(val_scenes, args.val_groups), args.val_holdout_share, held_out=True)
         if args.eval_only:
-            model, cfg, meta = load_model(args.model, args.device)
-            report, results = evaluate_model(model, cfg, val_scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp, tta=args.eval_tta), args.device,
+            detector = load_detector(args.model, args.device)
+            report, results = evaluate_detector(detector, val_scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp, tta=args.eval_tta), args.device,
                                              progress, args.min_length_m)
             report["model"] = str(args.model)
             if args.figures is not None:

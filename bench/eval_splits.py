@@ -41,8 +41,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from detector.infer.predict import PredictConfig  # noqa: E402
 from detector.io.atomic import write_text_atomic  # noqa: E402
-from detector.model.network import load_model  # noqa: E402
-from detector.train.engine import evaluate_model  # noqa: E402
+from detector.model.routed import load_detector  # noqa: E402
+from detector.train.engine import evaluate_detector  # noqa: E402
 from detector.train.evaluate import hulls_by_length, long_side_range, summarise  # noqa: E402
 from detector.train.labels import read_coco, read_truth_dir  # noqa: E402
 from detector.train.sources import select_groups, select_holdout  # noqa: E402
@@ -155,15 +155,15 @@ def main(args) -> None:
     rows = []
     print("model | split | images | vessels | " + " | ".join(COLUMNS) + " | seconds")
     for path in args.models:
-        model, cfg, meta = load_model(path)
+        detector = load_detector(path)
         if args.work_gsd_max is not None:
-            cfg = replace(cfg, work_gsd_max_m=args.work_gsd_max)
+            detector = detector.map_configs(lambda cfg: replace(cfg, work_gsd_max_m=args.work_gsd_max))
         for name, scenes in splits.items():
             if scenes is None:
                 print(f"{path} | {name} | skipped: data absent")
                 continue
             t0 = time.perf_counter()
-            _, results = evaluate_model(model, cfg, scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp, tta=args.tta),
+            _, results = evaluate_detector(detector, scenes, PredictConfig(score_threshold=args.score_threshold, amp=not args.no_amp, tta=args.tta),
                                               progress=False)
             seconds = time.perf_counter() - t0
             rows += report_split(str(path), name, scenes, results, seconds, args.score_threshold)

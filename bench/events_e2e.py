@@ -36,7 +36,7 @@ import seasons  # noqa: E402
 from events_validation import correct  # noqa: E402
 
 from detector.events.recall import recall_of  # noqa: E402
-from detector.model.network import read_checkpoint  # noqa: E402
+from detector.model.routed import read_any_checkpoint  # noqa: E402
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -55,7 +55,7 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(args) -> int:
     torch.set_num_threads(args.threads)
-    meta = read_checkpoint(args.model).get("meta", {})
+    meta = read_any_checkpoint(args.model).get("meta", {})
     carried = recall_of(meta)
     recall_3m = args.detector_recall or (carried.mean(3.0) if carried else 1.0)
     print(f"model {args.model}; recall used: "

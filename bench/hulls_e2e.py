@@ -52,7 +52,7 @@ from detector.events.fleet import FleetConfig, ListedVessel, match_hull  # noqa:
 from detector.events.recall import recall_of  # noqa: E402
 from detector.events.reid import BETWEEN_VISIT_SD_AT_3M, DEFAULT_NOISE_AT_3M, GSD_BANDS_M, ReidConfig, cluster_visits, distinct_hulls  # noqa: E402
 from detector.events.tracks import Sighting, TrackConfig, Visit  # noqa: E402
-from detector.model.network import read_checkpoint  # noqa: E402
+from detector.model.routed import read_any_checkpoint  # noqa: E402
 from detector.synth.series import NK_FLEET, length_for_dwt, simulate_visits  # noqa: E402
 
 FEATURES = ("length_m", "beam_m", "chroma_r", "chroma_g", "super_pos")
@@ -280,7 +280,7 @@ def print_features(pooled: dict) -> None:
 
 def main(args) -> int:
     torch.set_num_threads(args.threads)
-    meta = read_checkpoint(args.model).get("meta", {})
+    meta = read_any_checkpoint(args.model).get("meta", {})
     carried = recall_of(meta)
     recall_3m = carried.mean(3.0) if carried else 1.0
     fleet_csv = write_fleet(args.out / "fleet.csv")

@@ -44,6 +44,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -164,15 +165,19 @@ def tiles_table(args) -> tuple[list[str], dict]:
     import torch
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
 
-    from detector.model.network import decode, fuse_for_inference, load_model
+    from detector.model.mirror import mirrored
+    from detector.model.network import decode, fuse_for_inference
+    from detector.model.routed import load_detector
     from detector.model.precision import amp_dtype, autocast, describe
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     tile = torch.rand(1, 3, SLICE_PX, SLICE_PX)
     tile_u8 = (tile[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
-    ours, cfg, _ = load_model(args.model)
-    ours = fuse_for_inference(ours).to(memory_format=torch.channels_last)
+    # Each network of a routed model is timed on its own: a scene is read by one of them.
+    routes = load_detector(args.model).map_models(lambda m: fuse_for_inference(m).to(memory_format=torch.channels_last)).routes
+    routes = [replace(r, model=mirrored(r.model, r.mirror)) for r in routes]
+    ours = {("ours" if len(routes) == 1 else f"ours{i}"): r for i, r in enumerate(routes)}
     cpu = torch.device("cpu")
     amp = amp_dtype(cpu, True)  # as infer.py runs it: bf16 where the CPU has it natively
     frcnn = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=2, min_size=SLICE_PX,
@@ -183,9 +188,9 @@ def tiles_table(args) -> tuple[list[str], dict]:
         yolo = YOLO(str(args.yolo_weights))
 
     def call(name):
-        if name == "ours":
+        if name in ours:
             with torch.no_grad(), autocast(cpu, amp):
-                decode(ours(tile.contiguous(memory_format=torch.channels_last)), cfg.stride)
+                decode(ours[name].model(tile.contiguous(memory_format=torch.channels_last)), ours[name].cfg.stride)
             return
         with torch.inference_mode():
             if name == "frcnn":
@@ -196,8 +201,16 @@ def tiles_table(args) -> tuple[list[str], dict]:
     def millions(module):
         return sum(q.numel() for q in module.parameters()) / 1e6
 
-    short = {"ours": "ours", "frcnn": "Faster R-CNN MobileNetV3-FPN", "yolo": "YOLO11n-OBB"}
-    names = {"ours": f"ours ({cfg.backbone} trunk, FPN, dense head), {millions(ours):.1f} M parameters, {describe(amp)}"}
+    short = {"frcnn": "Faster R-CNN MobileNetV3-FPN", "yolo": "YOLO11n-OBB"}
+    lows = [0.0] + [r.below_gsd_m for r in routes[:-1]]
+    names = {}
+    for (n, r), lo in zip(ours.items(), lows):
+        short[n] = n if len(routes) == 1 else f"ours, {r.cfg.backbone}"
+        reads = "" if len(routes) == 1 else (f"scenes below {r.below_gsd_m:g} m, " if r.below_gsd_m < float("inf")
+                                             else f"scenes of {lo:g} m and coarser, ")
+        twice = ", tiles read mirrored too" if r.mirror else ""
+        names[n] = f"ours ({reads}{r.cfg.backbone} trunk, FPN, dense head{twice}), {millions(r.model):.1f} M parameters, {describe(amp)}"
+
     if frcnn is not None:
         names["frcnn"] = f"{short['frcnn']}, {millions(frcnn):.1f} M parameters"
     if "sahi_yolo" in args.peers:
@@ -245,7 +258,7 @@ def draw(path: Path, best: dict, tiles: dict, gsds: list[float], threads: int, n
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3, frameon=False)
     names = list(tiles)
     model_colour = {"ours": colours["ours"], "Faster R-CNN MobileNetV3-FPN": colours["sahi_frcnn"], "YOLO11n-OBB": colours["sahi_yolo"]}
-    bx.barh(names, [tiles[n] for n in names], color=[model_colour[n] for n in names])
+    bx.barh(names, [tiles[n] for n in names], color=[model_colour.get(n, colours["ours"]) for n in names])
     for i, n in enumerate(names):
         bx.text(tiles[n], i, f" {tiles[n]:.1f}", va="center", fontsize=8)
     bx.set_xlim(0, max(tiles.values()) * 1.2)

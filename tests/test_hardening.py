@@ -242,9 +242,12 @@ def test_exif_orientation_is_reported_not_silently_ignored(tmp_path):
 
 def test_the_tile_count_is_known_before_the_first_tile(port):
     from detector.infer.batch import PlanConfig, SceneJob, TileStream
+    from detector.model.network import ModelConfig
+    from detector.model.routed import Routing
 
     jobs = [SceneJob(i, str(p), p.stem) for i, p in enumerate(sorted(port["scenes"].glob("*.tif")))]
-    stream = iter(TileStream(jobs, PlanConfig(tile_px=128), lambda gsd: 3.0, batch_size=1))
+    at_3m = Routing((float("inf"),), (ModelConfig(work_gsd_min_m=3.0, work_gsd_max_m=3.0),))
+    stream = iter(TileStream(jobs, PlanConfig(tile_px=128), at_3m, batch_size=1))
     first = next(stream)
     assert len(first.headers) == len(jobs) and not first.keys  # every plan before any tile
     total = sum(len(h.tiles) for h in first.headers)

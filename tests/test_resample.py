@@ -11,6 +11,8 @@ import torch
 
 from detector.infer.batch import PlanConfig, SceneJob, tile_loader
 from detector.infer.predict import working_tile
+from detector.model.network import ModelConfig
+from detector.model.routed import Routing
 from detector.io.scene import Scene
 from detector.io.tiles import Tile
 
@@ -63,7 +65,8 @@ def test_the_reading_worker_passes_native_pixels_and_the_model_sees_the_working_
     data[:, :, :10] = 0
     path = make_geotiff(data=data, nodata=0, pixel=10.0, width=120, height=120)
     plan = PlanConfig(tile_px=512, area_mode="whole", overlap_m=50.0)
-    batches = [b for b in tile_loader([SceneJob(0, str(path), "s")], plan, lambda gsd: 5.0, 1, 0, False) if b.keys]
+    at_5m = Routing((float("inf"),), (ModelConfig(work_gsd_min_m=5.0, work_gsd_max_m=5.0),))
+    batches = [b for b in tile_loader([SceneJob(0, str(path), "s")], plan, at_5m, 1, 0, False) if b.keys]
     assert batches
     scene = Scene(path)
     for b in batches:

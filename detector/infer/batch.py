@@ -24,6 +24,7 @@ from ..io.provenance import file_record
 from ..io.scene import Scene, ShadowReach
 from ..io.sun import shadow_direction, sun_position
 from ..io.tiles import DEFAULT_OVERLAP_M, Tile
+from ..model.routed import Routing
 from .resample import read_for_model, to_working
 
 # Cloud bases from which shadows are looked for on a berth: low and middle clouds (Fmask sweeps
@@ -69,6 +70,7 @@ class SceneHeader:
     error: str | None = None
     scene: Scene | None = None  # pickled without its file handle
     work_gsd_m: float = 0.0
+    route: int = 0  # which network reads it (model/routed.py)
     tiles: list[Tile] = field(default_factory=list)
     placed: list[PlacedBerth] = field(default_factory=list)
     area_px: object = None  # shapely geometry in scene pixels, None = the whole scene
@@ -95,6 +97,7 @@ class TileBatch:
     read_s: float
     work_hw: tuple[int, int] | None = None  # working size (rows, cols) of native images; None: already working
     valid: torch.Tensor | None = None  # (n, rows, cols) bool for native images with invalid pixels
+    route: int = 0  # the network that reads every tile of the batch (model/routed.py)
 
     def pin_memory(self) -> "TileBatch":
         """Called by the DataLoader when ``pin_memory`` is on (CUDA), for faster copies."""
@@ -118,12 +121,14 @@ def padded_hw(hw: tuple[int, int], multiple: int = PAD_MULTIPLE_PX) -> tuple[int
     return tuple(-(-n // multiple) * multiple for n in hw)
 
 
-def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
-    """Open a scene and choose its tiles; a SceneError becomes the header's ``error``."""
+def plan_scene(job: SceneJob, cfg: PlanConfig, routing: Routing) -> SceneHeader:
+    """Open a scene, route it to a network by its GSD and choose its tiles; a SceneError becomes
+    the header's ``error``."""
     try:
         scene = Scene(job.path, gsd_m=cfg.gsd_m, bands=cfg.bands)
         info = scene.info
-        work = work_gsd(info.gsd_m)
+        route = routing.route_index(info.gsd_m)
+        work = routing.work_gsd_m(info.gsd_m)
         placed = place(cfg.berths, scene.georef, info.width, info.height)
         area = None
         if cfg.area_mode == "berths":
@@ -134,7 +139,7 @@ def plan_scene(job: SceneJob, cfg: PlanConfig, work_gsd) -> SceneHeader:
         tiles = scene.tiles_with_data(scene.tiles(work, cfg.tile_px, cfg.overlap_m, area, fit=True))
         shares = {pb.berth.name: berth_shares(scene, pb) for pb in placed}
         scene.close()
-        return SceneHeader(job, None, scene, work, tiles, placed, area, shares, file_record(job.path, info))
+        return SceneHeader(job, None, scene, work, route, tiles, placed, area, shares, file_record(job.path, info))
     except SceneError as exc:
         return SceneHeader(job, str(exc), provenance=file_record(job.path))
     except Exception as exc:  # noqa: BLE001 - one scene's surprise must not stop a batch job
@@ -178,22 +183,22 @@ def _unexpected(job: SceneJob, exc: Exception) -> str:
 class TileStream(IterableDataset):
     """Batches of tiles over ``jobs``; worker k of K plans and reads jobs k, k+K, ..."""
 
-    def __init__(self, jobs: list[SceneJob], cfg: PlanConfig, work_gsd, batch_size: int):
-        self.jobs, self.cfg, self.work_gsd, self.batch_size = jobs, cfg, work_gsd, batch_size
+    def __init__(self, jobs: list[SceneJob], cfg: PlanConfig, routing: Routing, batch_size: int):
+        self.jobs, self.cfg, self.routing, self.batch_size = jobs, cfg, routing, batch_size
 
     def __iter__(self):
         info = get_worker_info()
         mine = self.jobs if info is None else self.jobs[info.id::info.num_workers]
         tile_px = self.cfg.tile_px
         images, valids, keys, headers, failed, read_s = [], [], [], [], [], 0.0
-        kind = None  # (image shape, working size, has a validity mask): what one batch shares
+        kind = None  # (image shape, working size, has a validity mask, route): what one batch shares
 
         def flush():
             nonlocal images, valids, keys, headers, failed, read_s
             x = torch.from_numpy(np.stack(images)) if images else torch.zeros((0, 3, tile_px, tile_px))
             work_hw = kind[1] if images else None
             valid = torch.from_numpy(np.stack(valids)) if images and kind[2] else None
-            out = TileBatch(x, keys, headers, failed, read_s, work_hw, valid)
+            out = TileBatch(x, keys, headers, failed, read_s, work_hw, valid, kind[3] if images else 0)
             images, valids, keys, headers, failed, read_s = [], [], [], [], [], 0.0
             return out
 
@@ -203,7 +208,7 @@ class TileStream(IterableDataset):
         planned = []
         for job in mine:
             t0 = time.perf_counter()
-            planned.append(plan_scene(job, self.cfg, self.work_gsd))
+            planned.append(plan_scene(job, self.cfg, self.routing))
             read_s += time.perf_counter() - t0
         headers = list(planned)
         if headers:
@@ -218,9 +223,9 @@ class TileStream(IterableDataset):
                     t0 = time.perf_counter()
                     image, valid, work_hw = read_for_model(scene, tile, tile_px, PAD_MULTIPLE_PX)
                     read_s += time.perf_counter() - t0
-                    this = (image.shape, work_hw, valid is not None)
+                    this = (image.shape, work_hw, valid is not None, header.route)
                     if images and this != kind:
-                        yield flush()  # tensors of one batch must share a size and a treatment
+                        yield flush()  # tensors of one batch must share a size, a treatment and a network
                     kind = this
                     images.append(image)
                     if valid is not None:
@@ -238,9 +243,9 @@ class TileStream(IterableDataset):
             yield flush()
 
 
-def tile_loader(jobs: list[SceneJob], cfg: PlanConfig, work_gsd, batch_size: int, workers: int, pin_memory: bool) -> DataLoader:
+def tile_loader(jobs: list[SceneJob], cfg: PlanConfig, routing: Routing, batch_size: int, workers: int, pin_memory: bool) -> DataLoader:
     """A DataLoader over :class:`TileStream`; ``workers`` processes read while the model runs."""
-    stream = TileStream(jobs, cfg, work_gsd, batch_size)
+    stream = TileStream(jobs, cfg, routing, batch_size)
     workers = max(0, min(workers, len(jobs)))
     return DataLoader(stream, batch_size=None, num_workers=workers, pin_memory=pin_memory,
                       prefetch_factor=2 if workers else None, persistent_workers=False)

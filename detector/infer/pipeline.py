@@ -36,8 +36,9 @@ from ..io.provenance import file_record, same_file, sha256_file
 from ..model.allocator import retain_freed_memory
 from ..model.device import pick_device, torchrun_place
 from ..model.mirror import mirrored
-from ..model.network import ModelConfig, decode, fuse_for_inference, load_model
+from ..model.network import ModelConfig, decode, fuse_for_inference
 from ..model.precision import amp_dtype, autocast, describe
+from ..model.routed import Detector, load_detector
 from .batch import PlanConfig, SceneHeader, SceneJob, tile_loader
 from .measure import geojson_feature, vessel_rows
 from .signature import scene_signatures
@@ -148,7 +149,23 @@ def with_work_gsd_max(mcfg: ModelConfig, work_gsd_max_m: float | None) -> ModelC
     return replace(mcfg, work_gsd_max_m=float(work_gsd_max_m))
 
 
-def run_key(cfg: InferConfig, weights_sha: str, model_config: dict, precision: str) -> str:
+def _as_run(detector: Detector) -> tuple[str, dict | list]:
+    """The weights hash and config that :func:`run_key` takes: a plain checkpoint's as they always
+    were (its finished parts stay reusable), a routed one's over every route and its bounds."""
+    if len(detector.routes) == 1:
+        return weights_sha256(detector.routes[0].model), asdict(detector.routes[0].cfg)
+    h = hashlib.sha256("".join(weights_sha256(r.model) for r in detector.routes).encode())
+    return h.hexdigest(), detector.describe()
+
+
+def _model_record(detector: Detector) -> dict:
+    """run.json's model config: a plain checkpoint's ``config``, or the ``routes`` of a routed one."""
+    if len(detector.routes) == 1:
+        return {"config": asdict(detector.routes[0].cfg)}
+    return {"routes": detector.describe()}
+
+
+def run_key(cfg: InferConfig, weights_sha: str, model_config: dict | list, precision: str) -> str:
     """What a scene result depends on; parts made under another key are redone, not reused.
 
     ``weights_sha`` is :func:`weights_sha256` of the network as it runs (fused: the folds and the
@@ -230,17 +247,18 @@ def run(cfg: InferConfig, log=print) -> int:
             device = pick_device(cfg.device, place.local_rank)
         except ValueError as exc:
             raise InputError(f"--device: {exc}") from None
-        model, mcfg, meta = load_model(cfg.model, device)
-        mcfg = with_work_gsd_max(mcfg, cfg.work_gsd_max_m)
+        detector = load_detector(cfg.model, device)
+        detector = detector.map_configs(lambda mcfg: with_work_gsd_max(mcfg, cfg.work_gsd_max_m))
+        meta = detector.meta
         model_sha = sha256_file(cfg.model)
         amp = amp_dtype(device, cfg.amp)
         precision = describe(amp)
         plan = _plan_config(cfg, cfg.tile_px)
         # NHWC is what oneDNN (CPU) and tensor cores (CUDA) run fastest: 1.46x on two CPU cores here.
-        model = fuse_for_inference(model).to(memory_format=torch.channels_last)
+        detector = detector.map_models(lambda m: fuse_for_inference(m).to(memory_format=torch.channels_last))
         # Hashed as it runs: what was folded and fused, and how, rounds differently.
-        key = run_key(cfg, weights_sha256(model), asdict(mcfg), precision)
-        model = mirrored(model, cfg.tta)
+        key = run_key(cfg, *_as_run(detector), precision)
+        detector = replace(detector, routes=tuple(replace(r, model=mirrored(r.model, cfg.tta or r.mirror)) for r in detector.routes))
         # Every input and option is checked by now: only a run that can start takes the folder.
         lock = _hold(out_dir, place.world_size)
         if place.rank == 0 and lock.fd is not None:
@@ -257,14 +275,14 @@ def run(cfg: InferConfig, log=print) -> int:
         show = not cfg.quiet and place.rank == 0
         if show and len(todo) < len(mine):
             log(f"resuming: {len(mine) - len(todo)} of {len(mine)} scenes already finished in {out_dir}")
-        timing = _process(todo, cfg, plan, model, mcfg, device, amp, out_dir, key, show)
+        timing = _process(todo, cfg, plan, detector, device, amp, out_dir, key, show)
         barriers.wait()
         if place.rank != 0:
             return 0
         parts = [read_part(out_dir, j.name, key) or _missing(j) for j in jobs]
         record = {
             "tool": "vostochny-detector", "version": __version__,
-            "model": {"path": str(cfg.model), "sha256": model_sha, "config": asdict(mcfg), "meta": meta},
+            "model": {"path": str(cfg.model), "sha256": model_sha, **_model_record(detector), "meta": meta},
             "config": asdict(cfg), "run_key": key, "world_size": place.world_size, "device": str(device), "precision": precision,
             "rank0_timing_s": {**timing, "total": round(time.perf_counter() - t_start, 3)},
             "scenes": [{k: p.get(k) for k in ("scene", "path", "status", "error", "datetime", "crs", "gsd_m", "work_gsd_m",
@@ -395,7 +413,7 @@ def _summary(parts: list[dict], out_dir: Path, seconds: float) -> str:
 
 
 @torch.no_grad()
-def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mcfg, device: torch.device,
+def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, detector: Detector, device: torch.device,
              amp: torch.dtype | None, out_dir: Path, key: str, show: bool) -> dict:
     """Detect vessels in ``todo``, committing each scene's part as soon as its last tile is done;
     the model runs under autocast to ``amp`` (None: float32)."""
@@ -427,7 +445,7 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
         timing["finish"] += time.perf_counter() - t0
 
     batch_size = cfg.batch_size or (16 if device.type == "cuda" else 1)
-    loader = tile_loader(todo, plan, mcfg.work_gsd_m, batch_size, cfg.workers, pin_memory=device.type == "cuda")
+    loader = tile_loader(todo, plan, detector.routing, batch_size, cfg.workers, pin_memory=device.type == "cuda")
     for batch in loader:
         timing["read_in_workers"] += batch.read_s
         for h in batch.headers:
@@ -445,9 +463,10 @@ def _process(todo: list[SceneJob], cfg: InferConfig, plan: PlanConfig, model, mc
         if batch.keys:
             t0 = time.perf_counter()
             x = batch.model_input(device)
+            route = detector.routes[batch.route]
             with autocast(device, amp):
-                out = model(x)
-            dets = decode(out, mcfg.stride, cfg.score_threshold)
+                out = route.model(x)
+            dets = decode(out, route.cfg.stride, cfg.score_threshold)
             timing["model"] += time.perf_counter() - t0
             for (index, tile), d in zip(batch.keys, dets):
                 p = pending.get(index)

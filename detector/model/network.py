@@ -357,8 +357,11 @@ def save_checkpoint(path: str | Path, model: nn.Module, cfg: ModelConfig, meta: 
         torch.save(payload, tmp)
 
 
-def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
-    """Load a checkpoint dict safely (``weights_only=True``), raising ModelError with the reason."""
+def read_checkpoint(path: str | Path, map_location="cpu", formats: tuple[str, ...] = (FORMAT,)) -> dict:
+    """Load a checkpoint dict safely (``weights_only=True``), raising ModelError with the reason.
+
+    ``formats``: the checkpoint formats the caller can use; by default one network's
+    (``routed.py`` reads the checkpoints of several)."""
     path = Path(path)
     if not path.is_file():
         raise ModelError(path, "model file not found")
@@ -368,8 +371,12 @@ def read_checkpoint(path: str | Path, map_location="cpu") -> dict:
             ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for truncated or foreign files
         raise ModelError(path, f"cannot be read as a checkpoint, it may be damaged or truncated ({type(exc).__name__}: {str(exc)[:200]})") from None
-    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
-        raise ModelError(path, f"is not a vostochny-detector checkpoint (expected format {FORMAT!r})")
+    if isinstance(ckpt, dict) and str(ckpt.get("format", "")).startswith("vostochny-detector-routed/") and ckpt["format"] not in formats:
+        raise ModelError(path, "holds several networks, each reading scenes of a range of GSD: infer.py and "
+                               "bench/eval_splits.py read it whole; to train or fine-tune, start from one of the "
+                               "checkpoints it was made of (their paths are in its metadata)")
+    if not isinstance(ckpt, dict) or ckpt.get("format") not in formats:
+        raise ModelError(path, f"is not a vostochny-detector checkpoint (expected format {' or '.join(map(repr, formats))})")
     return ckpt
 
 

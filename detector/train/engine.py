@@ -230,10 +230,19 @@ def _bar(total: int, desc: str, enabled: bool):
     return tqdm(total=total, desc=desc, unit="step", disable=not enabled, dynamic_ncols=True)
 
 
-@torch.no_grad()
 def evaluate_model(model: torch.nn.Module, model_cfg: ModelConfig, scenes, pcfg=None, device: str = "cpu",
                    progress: bool = True, min_length_m: float = 0.0) -> tuple[dict, list]:
-    """Predict every labelled scene whole and score it (``detector.train.evaluate``).
+    """:func:`evaluate_detector` of one network (the model in training, or a plain checkpoint's)."""
+    from ..model.routed import single
+
+    return evaluate_detector(single(getattr(model, "module", model), model_cfg), scenes, pcfg, device, progress, min_length_m)
+
+
+@torch.no_grad()
+def evaluate_detector(detector, scenes, pcfg=None, device: str = "cpu", progress: bool = True,
+                      min_length_m: float = 0.0) -> tuple[dict, list]:
+    """Predict every labelled scene whole and score it (``detector.train.evaluate``); each scene is
+    read by the network of ``detector`` (``model/routed.py``) that its GSD routes it to.
 
     Returns the report (all scenes and by native GSD) and the per-scene results. A scene's GSD
     for the breakdown is its native GSD when the labels say it, else the file's. AP ranks every
@@ -247,14 +256,16 @@ def evaluate_model(model: torch.nn.Module, model_cfg: ModelConfig, scenes, pcfg=
     pcfg = pcfg or PredictConfig()
     # AP ranks every detection down to the floor, not only those above the operating point.
     ranked = replace(pcfg, score_threshold=min(pcfg.score_threshold, AP_SCORE_FLOOR))
-    model.eval()
+    for route in detector.routes:
+        route.model.eval()
     # Scored as infer.py runs it: a fused copy (BatchNorm and the input normalisation folded, channels-last).
-    net = fuse_for_inference(copy.deepcopy(getattr(model, "module", model)).eval()).to(memory_format=torch.channels_last)
+    fused = detector.map_models(lambda m: fuse_for_inference(copy.deepcopy(m).eval()).to(memory_format=torch.channels_last))
     results = []
     bar = _bar(len(scenes), "evaluating", progress)
     for ls in scenes:
         scene = Scene(ls.path, gsd_m=ls.gsd_m)
-        det = predict_scene(net, model_cfg, scene, ranked, device=device)
+        route = fused.route(scene.info.gsd_m)
+        det = predict_scene(route.model, route.cfg, scene, replace(ranked, tta=ranked.tta or route.mirror), device=device)
         # Lengths are compared in metres: one GSD for both axes is exact for north-up square pixels.
         results.append(SceneResult(ls.path.stem, float(ls.meta.get("native_gsd_m") or scene.info.gsd_m), det.corners,
                                    det.score, det.p_tanker, ls.corners, ls.has_bow, ls.type_code, ls.ignore,
