@@ -6,6 +6,7 @@
     python train.py --eval-only --model models/vostochny_default.pt --val truth:scenes
     python train.py --average runs/a/model.pt runs/b/model.pt --export runs/ab/model.pt
     python train.py --route runs/fine/model.pt@6 runs/coarse/model.pt+tta --export runs/routed/model.pt
+    python train.py --unroute models/vostochny_default.pt --export runs/networks      # route0.pt, route1.pt
     python train.py --teacher models/vostochny_default.pt --backbone regnet_x_400mf --data synth:2000 --out runs/student
     torchrun --nproc_per_node=2 train.py --data synth:2000 --device cpu --out runs/ddp
 
@@ -26,7 +27,7 @@ from detector.infer.predict import PredictConfig
 from detector.io.atomic import write_text_atomic
 from detector.model.network import ModelConfig, ModelError, load_model, read_checkpoint, save_checkpoint
 from detector.model.pretrained import INPUT_NORM, LITE, PretrainedError
-from detector.model.routed import load_detector, save_routed
+from detector.model.routed import load_detector, save_routed, split_routed
 from detector.train.engine import TrainConfig, evaluate_detector, evaluate_model, init_distributed, train
 from detector.train.sources import parse, select_groups, select_holdout
 
@@ -61,6 +62,9 @@ def get_args_parser() -> argparse.ArgumentParser:
                    help="write one model to --export that reads each scene with the first of these checkpoints whose bound "
                         "(@M, metres) is above the scene's native GSD; the last, with no bound, reads every coarser scene. "
                         "CKPT+tta: that network always reads tiles mirrored too (detector/model/routed.py)")
+    p.add_argument("--unroute", type=Path, default=None, metavar="CKPT",
+                   help="write each network of a routed checkpoint into the folder --export as a checkpoint of its own "
+                        "(route0.pt reads the finest scenes), to fine-tune or distil from")
     p.add_argument("--backbone", default=ModelConfig.backbone,
                    help="trunk of a model from scratch: a torchvision ResNet (add _gn for GroupNorm), mobilenet_v3_* or regnet_*, "
                         "or efficientnet_lite0..2, which start from ImageNet weights carried by a package "
@@ -194,6 +198,17 @@ def main(args: argparse.Namespace) -> int:
         return write_average(args.average, args.export)
     if args.route is not None:
         return write_routed(args.route, args.export)
+    if args.unroute is not None:
+        if args.export is None:
+            print("error: --unroute writes its checkpoints into the folder --export DIR; give one", file=sys.stderr)
+            return 2
+        try:
+            written = split_routed(args.unroute, args.export)
+        except ModelError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print("wrote " + ", ".join(map(str, written)))
+        return 0
     try:
         val_scenes = [s for spec in args.val for s in parse(spec, args.cache_dir, args.gsd, progress=progress).scenes]
         val_scenes = select_holdout(select_groups(val_scenes, args.val_groups), args.val_holdout_share, held_out=True)

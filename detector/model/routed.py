@@ -19,7 +19,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .network import FORMAT, ModelConfig, ModelError, build, load_weights, read_checkpoint
+from .network import FORMAT, ModelConfig, ModelError, build_to_load, load_weights, read_checkpoint
 
 ROUTED_FORMAT = "vostochny-detector-routed/1"
 
@@ -109,7 +109,7 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Detec
     try:
         for entry in entries:
             cfg = ModelConfig.from_dict(entry["config"])
-            model = build(cfg)
+            model = build_to_load(cfg)
             # Routed checkpoints store float16 weights (two networks under the size cap of one): widen them back.
             load_weights(model, {k: v.float() if v.is_floating_point() else v for k, v in entry["model"].items()})
             bound = entry.get("below_gsd_m")
@@ -117,6 +117,25 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Detec
         return Detector(tuple(routes), ckpt.get("meta", {}))
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise ModelError(path, f"does not match the detector's architecture ({str(exc)[:300]})") from None
+
+
+def split_routed(path: str | Path, out_dir: str | Path) -> list[Path]:
+    """Write each network of the routed checkpoint at ``path`` to ``out_dir`` as a plain checkpoint
+    (``route0.pt`` for the finest GSD, ...), weights widened to float32; returns the paths."""
+    from ..io.atomic import atomic_path
+
+    ckpt = read_checkpoint(path, formats=(ROUTED_FORMAT,))
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for i, entry in enumerate(ckpt["routes"]):
+        state = {k: v.float() if v.is_floating_point() else v for k, v in entry["model"].items()}
+        meta = {**entry.get("meta", {}), "unrouted_from": f"{path} route {i} (scenes below {entry['below_gsd_m']} m)"}
+        out = out_dir / f"route{i}.pt"
+        with atomic_path(out) as tmp:
+            torch.save({"format": FORMAT, "config": entry["config"], "model": state, "meta": meta}, tmp)
+        written.append(out)
+    return written
 
 
 # BatchNorm statistics stay float32: a variance can pass float16's largest number (65,504; the
