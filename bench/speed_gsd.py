@@ -44,7 +44,6 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -165,7 +164,6 @@ def tiles_table(args) -> tuple[list[str], dict]:
     import torch
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
 
-    from detector.model.mirror import mirrored
     from detector.model.network import decode, fuse_for_inference
     from detector.model.routed import load_detector
     from detector.model.precision import amp_dtype, autocast, describe
@@ -175,8 +173,8 @@ def tiles_table(args) -> tuple[list[str], dict]:
     tile = torch.rand(1, 3, SLICE_PX, SLICE_PX)
     tile_u8 = (tile[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
     # Each network of a routed model is timed on its own: a scene is read by one of them.
-    routes = load_detector(args.model).map_models(lambda m: fuse_for_inference(m).to(memory_format=torch.channels_last)).routes
-    routes = [replace(r, model=mirrored(r.model, r.mirror)) for r in routes]
+    detector = load_detector(args.model).map_models(lambda m: fuse_for_inference(m).to(memory_format=torch.channels_last))
+    routes = detector.reading_mirrored(False).routes
     ours = {("ours" if len(routes) == 1 else f"ours{i}"): r for i, r in enumerate(routes)}
     cpu = torch.device("cpu")
     amp = amp_dtype(cpu, True)  # as infer.py runs it: bf16 where the CPU has it natively

@@ -35,7 +35,6 @@ from ..io.lock import FolderBusy, FolderLock, hold, job_id
 from ..io.provenance import file_record, same_file, sha256_file
 from ..model.allocator import retain_freed_memory
 from ..model.device import pick_device, torchrun_place
-from ..model.mirror import mirrored
 from ..model.network import ModelConfig, decode, fuse_for_inference
 from ..model.precision import amp_dtype, autocast, describe
 from ..model.routed import Detector, load_detector
@@ -258,7 +257,7 @@ def run(cfg: InferConfig, log=print) -> int:
         detector = detector.map_models(lambda m: fuse_for_inference(m).to(memory_format=torch.channels_last))
         # Hashed as it runs: what was folded and fused, and how, rounds differently.
         key = run_key(cfg, *_as_run(detector), precision)
-        detector = replace(detector, routes=tuple(replace(r, model=mirrored(r.model, cfg.tta or r.mirror)) for r in detector.routes))
+        detector = detector.reading_mirrored(cfg.tta)
         # Every input and option is checked by now: only a run that can start takes the folder.
         lock = _hold(out_dir, place.world_size)
         if place.rank == 0 and lock.fd is not None:

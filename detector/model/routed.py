@@ -19,6 +19,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .mirror import mirrored
 from .network import FORMAT, ModelConfig, ModelError, build_to_load, load_weights, read_checkpoint
 
 ROUTED_FORMAT = "vostochny-detector-routed/1"
@@ -79,6 +80,11 @@ class Detector:
     def map_models(self, fn: Callable[[nn.Module], nn.Module]) -> "Detector":
         """The same detector with ``fn`` applied to each network (fusing, moving, mirroring)."""
         return replace(self, routes=tuple(replace(r, model=fn(r.model)) for r in self.routes))
+
+    def reading_mirrored(self, tta: bool) -> "Detector":
+        """Each network wrapped to read tiles mirrored too where its route says so, or every one
+        with ``tta`` (``infer.py --tta``; ``model/mirror.py``)."""
+        return replace(self, routes=tuple(replace(r, model=mirrored(r.model, tta or r.mirror)) for r in self.routes))
 
     def map_configs(self, fn: Callable[[ModelConfig], ModelConfig]) -> "Detector":
         """The same detector with ``fn`` applied to each route's config."""
