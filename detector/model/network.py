@@ -28,6 +28,7 @@ from .cpu_fusion import fuse_activations, fusion_works
 from .fold import Normalise, fold_normalisation
 
 FORMAT = "vostochny-detector/1"
+ROUTED_FORMAT = "vostochny-detector-routed/1"  # several networks, each for a range of GSD (model/routed.py)
 TYPES = ("tanker", "other")
 # Output channels of the head, in order.
 HEAD_CHANNELS = {"heat": 1, "type": 1, "offset": 2, "size": 2, "axis": 2, "bow": 2}
@@ -416,7 +417,7 @@ def read_checkpoint(path: str | Path, map_location="cpu", formats: tuple[str, ..
             ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for truncated or foreign files
         raise ModelError(path, f"cannot be read as a checkpoint, it may be damaged or truncated ({type(exc).__name__}: {str(exc)[:200]})") from None
-    if isinstance(ckpt, dict) and str(ckpt.get("format", "")).startswith("vostochny-detector-routed/") and ckpt["format"] not in formats:
+    if isinstance(ckpt, dict) and ckpt.get("format") == ROUTED_FORMAT and ROUTED_FORMAT not in formats:
         raise ModelError(path, "holds several networks, each reading scenes of a range of GSD: infer.py and "
                                "bench/eval_splits.py read it whole; to train from one of them, write each out as a "
                                f"checkpoint of its own with: python train.py --unroute {path} --export DIR")
@@ -428,10 +429,17 @@ def read_checkpoint(path: str | Path, map_location="cpu", formats: tuple[str, ..
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> tuple[OrientedDetector, ModelConfig, dict]:
     """Rebuild the network from a checkpoint; returns (model in eval mode, config, metadata)."""
     ckpt = read_checkpoint(path)
+    model, cfg = network_from(path, ckpt["config"], ckpt["model"])
+    return model.to(device).eval(), cfg, ckpt.get("meta", {})
+
+
+def network_from(path: str | Path, config: dict, state: dict) -> tuple[OrientedDetector, ModelConfig]:
+    """The network of one checkpoint entry (its config and weights; float16 weights are widened as
+    they load), or ModelError naming ``path`` when they do not fit the architecture."""
     try:
-        cfg = ModelConfig.from_dict(ckpt["config"])
+        cfg = ModelConfig.from_dict(config)
         model = build_to_load(cfg)
-        load_weights(model, ckpt["model"])
+        load_weights(model, state)
     except (KeyError, ValueError, RuntimeError, TypeError) as exc:
         raise ModelError(path, f"does not match the detector's architecture ({str(exc)[:300]})") from None
-    return model.to(device).eval(), cfg, ckpt.get("meta", {})
+    return model, cfg

@@ -20,9 +20,7 @@ import torch
 from torch import nn
 
 from .mirror import mirrored
-from .network import FORMAT, ModelConfig, ModelError, build_to_load, load_weights, read_checkpoint
-
-ROUTED_FORMAT = "vostochny-detector-routed/1"
+from .network import FORMAT, ROUTED_FORMAT, ModelConfig, network_from, read_checkpoint
 
 
 @dataclass(frozen=True)
@@ -112,17 +110,11 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Detec
     ckpt = read_any_checkpoint(path)
     entries = ckpt["routes"] if ckpt["format"] == ROUTED_FORMAT else [{"config": ckpt["config"], "model": ckpt["model"]}]
     routes = []
-    try:
-        for entry in entries:
-            cfg = ModelConfig.from_dict(entry["config"])
-            model = build_to_load(cfg)
-            # Routed checkpoints store float16 weights (two networks under the size cap of one): widen them back.
-            load_weights(model, {k: v.float() if v.is_floating_point() else v for k, v in entry["model"].items()})
-            bound = entry.get("below_gsd_m")
-            routes.append(Route(model.to(device).eval(), cfg, math.inf if bound is None else float(bound), bool(entry.get("mirror", False))))
-        return Detector(tuple(routes), ckpt.get("meta", {}))
-    except (KeyError, ValueError, RuntimeError, TypeError) as exc:
-        raise ModelError(path, f"does not match the detector's architecture ({str(exc)[:300]})") from None
+    for entry in entries:
+        model, cfg = network_from(path, entry["config"], entry["model"])
+        bound = entry.get("below_gsd_m")
+        routes.append(Route(model.to(device).eval(), cfg, math.inf if bound is None else float(bound), bool(entry.get("mirror", False))))
+    return Detector(tuple(routes), ckpt.get("meta", {}))
 
 
 def split_routed(path: str | Path, out_dir: str | Path) -> list[Path]:
@@ -171,8 +163,6 @@ def save_routed(path: str | Path, sources: list[tuple[str | Path, float, bool]],
         routes.append({"below_gsd_m": None if last else float(below_gsd_m), "mirror": bool(mirror), "config": ckpt["config"], "model": state,
                        # A source's recall at the berth was measured on its own: the routed model's is measured anew.
                        "meta": {k: v for k, v in ckpt.get("meta", {}).items() if k != "loading_recall"}, "source": str(src)})
-    bounds = [r["below_gsd_m"] for r in routes[:-1]]
-    if any(a >= b for a, b in zip(bounds, bounds[1:])) or any(b <= 0 for b in bounds):
-        raise ValueError(f"route bounds must rise, got {bounds}")
+    Routing(tuple(b for _, b, _ in sources[:-1]) + (math.inf,), tuple(ModelConfig.from_dict(r["config"]) for r in routes))  # checks the bounds
     with atomic_path(path) as tmp:
         torch.save({"format": ROUTED_FORMAT, "routes": routes, "meta": dict(meta)}, tmp)

@@ -260,12 +260,14 @@ def evaluate_detector(detector, scenes, pcfg=None, device: str = "cpu", progress
         route.model.eval()
     # Scored as infer.py runs it: a fused copy (BatchNorm and the input normalisation folded, channels-last).
     fused = detector.map_models(lambda m: fuse_for_inference(copy.deepcopy(m).eval()).to(memory_format=torch.channels_last))
+    fused = fused.reading_mirrored(ranked.tta)  # as infer.py reads: each route mirrored where it says so, all with --tta
+    ranked = replace(ranked, tta=False)
     results = []
     bar = _bar(len(scenes), "evaluating", progress)
     for ls in scenes:
         scene = Scene(ls.path, gsd_m=ls.gsd_m)
         route = fused.route(scene.info.gsd_m)
-        det = predict_scene(route.model, route.cfg, scene, replace(ranked, tta=ranked.tta or route.mirror), device=device)
+        det = predict_scene(route.model, route.cfg, scene, ranked, device=device)
         # Lengths are compared in metres: one GSD for both axes is exact for north-up square pixels.
         results.append(SceneResult(ls.path.stem, float(ls.meta.get("native_gsd_m") or scene.info.gsd_m), det.corners,
                                    det.score, det.p_tanker, ls.corners, ls.has_bow, ls.type_code, ls.ignore,
