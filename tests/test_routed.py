@@ -94,6 +94,32 @@ def test_a_route_marked_tta_reads_its_scenes_mirrored_too(two_networks, tmp_path
     assert _detections(routed, coarse, tmp_path / "routed") == twice
 
 
+
+def test_one_network_read_two_ways_is_stored_once_and_reads_as_each_route_says(two_networks, tmp_path):
+    # The eager network reads 5-8 m scenes once and coarser ones mirrored too: the same weights.
+    routed = tmp_path / "shared.pt"
+    eager = two_networks["eager"]
+    argv = ["--route", f"{two_networks['fine']}@5", f"{eager}@8", f"{eager}+tta", "--export", str(routed)]
+    assert train.main(train.get_args_parser().parse_args(argv)) == 0
+    ckpt = read_checkpoint(routed, formats=(ROUTED_FORMAT,))
+    assert ["model" in r for r in ckpt["routes"]] == [True, True, False]
+    assert routed.stat().st_size < 1.05 * two_networks["routed"].stat().st_size  # not a third network's bytes
+    detector = load_detector(routed)
+    assert detector.routes[2].model is detector.routes[1].model
+    scene = two_networks["scenes"][0]
+    at_6m, at_9m = _coarse_copy(scene, tmp_path / "at_6m.tif", 2.0), _coarse_copy(scene, tmp_path / "at_9m.tif", 3.0)
+    got = _detections(routed, [at_6m, at_9m], tmp_path / "routed")
+    once = _detections(eager, [at_6m, at_9m], tmp_path / "once")
+    twice = _detections(eager, [at_6m, at_9m], tmp_path / "twice", "--tta")
+    assert once["at_6m"] != twice["at_6m"] and once["at_9m"] != twice["at_9m"]  # so the comparison can fail
+    assert got["at_6m"] == once["at_6m"] and got["at_9m"] == twice["at_9m"]
+    nets = tmp_path / "nets"
+    assert train.main(train.get_args_parser().parse_args(["--unroute", str(routed), "--export", str(nets)])) == 0
+    want = read_checkpoint(eager)["model"]
+    for i in (1, 2):
+        model, _, _ = load_model(nets / f"route{i}.pt")
+        assert all(torch.equal(v, want[k]) for k, v in model.state_dict().items())
+
 def test_the_run_records_each_route(two_networks, tmp_path):
     import json
 

@@ -76,8 +76,13 @@ class Detector:
         return self.routes[self.routing.route_index(scene_gsd_m)]
 
     def map_models(self, fn: Callable[[nn.Module], nn.Module]) -> "Detector":
-        """The same detector with ``fn`` applied to each network (fusing, moving, mirroring)."""
-        return replace(self, routes=tuple(replace(r, model=fn(r.model)) for r in self.routes))
+        """The same detector with ``fn`` applied to each network (fusing, moving), once to a
+        network that several routes share, so they still share the result."""
+        done: dict[int, nn.Module] = {}
+        for r in self.routes:
+            if id(r.model) not in done:
+                done[id(r.model)] = fn(r.model)
+        return replace(self, routes=tuple(replace(r, model=done[id(r.model)]) for r in self.routes))
 
     def reading_mirrored(self, tta: bool) -> "Detector":
         """Each network wrapped to read tiles mirrored too where its route says so, or every one
@@ -111,7 +116,11 @@ def load_detector(path: str | Path, device: str | torch.device = "cpu") -> Detec
     entries = ckpt["routes"] if ckpt["format"] == ROUTED_FORMAT else [{"config": ckpt["config"], "model": ckpt["model"]}]
     routes = []
     for entry in entries:
-        model, cfg = network_from(path, entry["config"], entry["model"])
+        if SHARED_KEY in entry:  # the network of an earlier route, read another way (mirrored or not)
+            shared = routes[int(entry[SHARED_KEY])]
+            model, cfg = shared.model, shared.cfg
+        else:
+            model, cfg = network_from(path, entry["config"], entry["model"])
         bound = entry.get("below_gsd_m")
         routes.append(Route(model.to(device).eval(), cfg, math.inf if bound is None else float(bound), bool(entry.get("mirror", False))))
     return Detector(tuple(routes), ckpt.get("meta", {}))
@@ -127,7 +136,8 @@ def split_routed(path: str | Path, out_dir: str | Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for i, entry in enumerate(ckpt["routes"]):
-        state = {k: v.float() if v.is_floating_point() else v for k, v in entry["model"].items()}
+        weights = ckpt["routes"][int(entry[SHARED_KEY])]["model"] if SHARED_KEY in entry else entry["model"]
+        state = {k: v.float() if v.is_floating_point() else v for k, v in weights.items()}
         meta = {**entry.get("meta", {}), "unrouted_from": f"{path} route {i} (scenes below {entry['below_gsd_m']} m)"}
         out = out_dir / f"route{i}.pt"
         with atomic_path(out) as tmp:
@@ -135,6 +145,9 @@ def split_routed(path: str | Path, out_dir: str | Path) -> list[Path]:
         written.append(out)
     return written
 
+
+# A route entry with this key holds no weights: it reads with those of the route it names (an index).
+SHARED_KEY = "network_of_route"
 
 # BatchNorm statistics stay float32: a variance can pass float16's largest number (65,504; the
 # head's reached 9.9e6) and would turn into infinity, and a zero for the channel.
@@ -155,14 +168,20 @@ def save_routed(path: str | Path, sources: list[tuple[str | Path, float, bool]],
 
     if Path(path).resolve() in {Path(p).resolve() for p, _, _ in sources}:
         raise ValueError(f"{path}: the routed checkpoint must not overwrite one of its sources")
-    routes = []
+    routes, first_of = [], {}
     for i, (src, below_gsd_m, mirror) in enumerate(sources):
         ckpt = read_checkpoint(src)
-        state = half_storage(ckpt["model"])
         last = i == len(sources) - 1
-        routes.append({"below_gsd_m": None if last else float(below_gsd_m), "mirror": bool(mirror), "config": ckpt["config"], "model": state,
-                       # A source's recall at the berth was measured on its own: the routed model's is measured anew.
-                       "meta": {k: v for k, v in ckpt.get("meta", {}).items() if k != "loading_recall"}, "source": str(src)})
+        entry = {"below_gsd_m": None if last else float(below_gsd_m), "mirror": bool(mirror), "config": ckpt["config"],
+                 # A source's recall at the berth was measured on its own: the routed model's is measured anew.
+                 "meta": {k: v for k, v in ckpt.get("meta", {}).items() if k != "loading_recall"}, "source": str(src)}
+        key = Path(src).resolve()
+        if key in first_of:  # one network read two ways (e.g. once below 6 m, mirrored above): its weights are stored once
+            entry[SHARED_KEY] = first_of[key]
+        else:
+            first_of[key] = i
+            entry["model"] = half_storage(ckpt["model"])
+        routes.append(entry)
     Routing(tuple(b for _, b, _ in sources[:-1]) + (math.inf,), tuple(ModelConfig.from_dict(r["config"]) for r in routes))  # checks the bounds
     with atomic_path(path) as tmp:
         torch.save({"format": ROUTED_FORMAT, "routes": routes, "meta": dict(meta)}, tmp)
