@@ -123,6 +123,8 @@ class EfficientNetLite(nn.Module):
         self.conv_head = conv(in_ch, HEAD_CHANNELS, 1)
         self.bn2 = BatchNormAct2d(HEAD_CHANNELS)
         self.classifier = nn.Linear(HEAD_CHANNELS, num_classes)
+        if self.conv_head.weight.is_meta:  # built to load weights into (network.build_to_load): nothing to draw
+            return
         for m in self.modules():  # EfficientNet's own initialisation (TensorFlow's), as timm's _init_weight_goog
             if isinstance(m, nn.Conv2d):
                 fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups

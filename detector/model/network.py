@@ -133,6 +133,28 @@ def _probe(modules, size_px: int = 64) -> list[torch.Size]:
     return shapes
 
 
+def _stage_channels(stages) -> list[int]:
+    """Output channels of each stage of a trunk. Run on a blank image (``_probe``), except for a
+    network built on the meta device to load weights into: running meta tensors costs a third of a
+    second for a Lite2 trunk, once per ``infer.py`` run, so its channels are read from its last
+    normalisation or convolution layer (equal to the probe's for every trunk we build: tests)."""
+    if not any(p.is_meta for p in stages[0].parameters()):
+        return [shape[1] for shape in _probe(stages)]
+    return [_last_layer_channels(stage) for stage in stages]
+
+
+def _last_layer_channels(stage: nn.Module) -> int:
+    """The channels of the last BatchNorm, GroupNorm or convolution among ``stage``'s modules."""
+    for m in reversed(list(stage.modules())):
+        if isinstance(m, nn.BatchNorm2d):
+            return m.num_features
+        if isinstance(m, nn.GroupNorm):
+            return m.num_channels
+        if isinstance(m, nn.Conv2d):
+            return m.out_channels
+    raise ValueError(f"cannot tell the output channels of {type(stage).__name__}: no convolution in it")
+
+
 def _mobilenet_stages(features: nn.Sequential):
     """Split MobileNetV3 ``features`` where the resolution halves, keeping strides 2 (stem), 4, 8, 16."""
     sizes = [64] + [s[-1] for s in _probe(list(features))]
@@ -163,10 +185,10 @@ class OrientedDetector(nn.Module):
             raise ValueError(f"levels must be 3 (strides 4-16) or 4 (strides 4-32), not {cfg.levels}")
         self.cfg = cfg
         self.stem, self.layer1, self.layer2, self.layer3, own_top = trunk_stages(cfg.backbone, pretrained)
-        chans = [s[1] for s in _probe([self.stem, self.layer1, self.layer2, self.layer3])[1:]]
+        chans = _stage_channels([self.stem, self.layer1, self.layer2, self.layer3])[1:]
         if cfg.levels == 4:
             self.layer4 = own_top if own_top is not None else top_stage(chans[-1], cfg.top_channels)
-            chans.append(_probe([self.stem, self.layer1, self.layer2, self.layer3, self.layer4])[-1][1])
+            chans.append(_stage_channels([self.stem, self.layer1, self.layer2, self.layer3, self.layer4])[-1])
         self.fpn = FeaturePyramidNetwork(chans, cfg.fpn_channels)
         if cfg.levels == 4:
             # The stride-32 lateral starts at zero, so the network starts as its stride-16 self:
