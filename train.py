@@ -1,13 +1,13 @@
 """Train, fine-tune or evaluate the oriented vessel detector.
 
     python train.py --data synth:2000 --epochs 12 --out runs/synth
-    python train.py --init models/vostochny_default.pt --data coco:labels.json --out runs/ft
+    python train.py --init runs/nets/route0.pt --data coco:labels.json --out runs/ft   # after --unroute, below
     python train.py --resume runs/synth/last.pt --data synth:2000 --out runs/synth
     python train.py --eval-only --model models/vostochny_default.pt --val truth:scenes
     python train.py --average runs/a/model.pt runs/b/model.pt --export runs/ab/model.pt
     python train.py --route runs/fine/model.pt@6 runs/coarse/model.pt+tta --export runs/routed/model.pt
-    python train.py --unroute models/vostochny_default.pt --export runs/networks      # route0.pt, route1.pt
-    python train.py --teacher models/vostochny_default.pt --backbone regnet_x_400mf --data synth:2000 --out runs/student
+    python train.py --unroute models/vostochny_default.pt --export runs/nets      # route0.pt, route1.pt, route2.pt
+    python train.py --teacher runs/nets/route1.pt --backbone regnet_x_400mf --data synth:2000 --out runs/student
     torchrun --nproc_per_node=2 train.py --data synth:2000 --device cpu --out runs/ddp
 
 Sources (``--data`` and ``--val``) are described in ``detector/sources.py``.
