@@ -1,9 +1,11 @@
 """A detector of one or more networks, each reading the scenes of a range of native GSD.
 
 No network we have trained is best at every GSD: the ImageNet-started EfficientNet-Lite2 finds
-more hulls in 0.3-3 m scenes than the ResNet-18 trained from scratch, which finds more at 10 m
-(``models/vostochny_default.md``). A routed checkpoint holds both and sends each scene, by its
-native GSD, to the one that reads it best. A plain checkpoint is a detector of one route.
+more hulls in 0.3-2 m scenes than the ResNet-18 trained from scratch, which finds more at 10 m
+and measures small tankers at 3 m better (``models/vostochny_default.md``). A routed checkpoint
+holds both and sends each scene, by its native GSD, to the one that reads it best; one network
+may serve several routes (read once in one, mirrored in another) and is stored once. A plain
+checkpoint is a detector of one route.
 
 A route's network sees nothing of the others: each keeps its own config (working GSD, tile,
 normalisation), so a scene is tiled and read exactly as its network alone would read it.
