@@ -94,7 +94,6 @@ def test_a_route_marked_tta_reads_its_scenes_mirrored_too(two_networks, tmp_path
     assert _detections(routed, coarse, tmp_path / "routed") == twice
 
 
-
 def test_one_network_read_two_ways_is_stored_once_and_reads_as_each_route_says(two_networks, tmp_path):
     # The eager network reads 5-8 m scenes once and coarser ones mirrored too: the same weights.
     routed = tmp_path / "shared.pt"
@@ -119,6 +118,7 @@ def test_one_network_read_two_ways_is_stored_once_and_reads_as_each_route_says(t
     for i in (1, 2):
         model, _, _ = load_model(nets / f"route{i}.pt")
         assert all(torch.equal(v, want[k]) for k, v in model.state_dict().items())
+
 
 def test_the_run_records_each_route(two_networks, tmp_path):
     import json
