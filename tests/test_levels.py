@@ -86,13 +86,17 @@ def test_tiny_run_grows_and_trains_the_stride32_level(tiny_set, tmp_path):
     assert refused.returncode == 2 and "cannot be taken away" in refused.stderr
 
 
-@pytest.mark.parametrize("backbone", ["resnet18", "resnet50", "resnet18_gn", "mobilenet_v3_small", "efficientnet_lite0", "efficientnet_lite2"])
+@pytest.mark.parametrize("backbone", ["resnet18", "resnet50", "resnet18_gn", "mobilenet_v3_small", "regnet_x_400mf",
+                                      "efficientnet_lite0", "efficientnet_lite2"])
 @pytest.mark.parametrize("levels", [3, 4])
 def test_a_network_built_to_load_weights_has_the_widths_of_one_built_for_real(backbone, levels):
-    # build_to_load builds on the meta device and reads each stage's width from its layers instead
-    # of running a blank image through it: a wrong width would only show when weights fail to load.
-    from detector.model.network import build_to_load
+    # Stage widths are read from the layers, not from running an image through them (which costs
+    # a third of a second on the meta device): a wrong width would only show when weights fail to load.
+    from detector.model.network import _probe, build_to_load
 
     cfg = replace(ModelConfig(), backbone=backbone, levels=levels)
-    widths = [[b[0].in_channels for b in build_fn(cfg).fpn.inner_blocks] for build_fn in (build, build_to_load)]
-    assert widths[0] == widths[1] and len(widths[0]) == levels
+    real = build(cfg)
+    stages = [real.stem, real.layer1, real.layer2, real.layer3] + ([real.layer4] if levels == 4 else [])
+    ran = [shape[1] for shape in _probe(stages)][1:]  # the widths a blank image actually comes out with
+    widths = [[b[0].in_channels for b in net.fpn.inner_blocks] for net in (real, build_to_load(cfg))]
+    assert widths[0] == widths[1] == ran and len(ran) == levels

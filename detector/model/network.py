@@ -134,12 +134,10 @@ def _probe(modules, size_px: int = 64) -> list[torch.Size]:
 
 
 def _stage_channels(stages) -> list[int]:
-    """Output channels of each stage of a trunk. Run on a blank image (``_probe``), except for a
-    network built on the meta device to load weights into: running meta tensors costs a third of a
-    second for a Lite2 trunk, once per ``infer.py`` run, so its channels are read from its last
-    normalisation or convolution layer (equal to the probe's for every trunk we build: tests)."""
-    if not any(p.is_meta for p in stages[0].parameters()):
-        return [shape[1] for shape in _probe(stages)]
+    """Output channels of each stage of a trunk, read from its layers (:func:`_last_layer_channels`)
+    rather than by running a blank image through it: a network built on the meta device to load
+    weights into would spend a third of a second (a Lite2 trunk) running meta tensors, once per
+    ``infer.py`` run. The tests check the widths against such a run for every trunk we build."""
     return [_last_layer_channels(stage) for stage in stages]
 
 

@@ -170,14 +170,16 @@ def save_routed(path: str | Path, sources: list[tuple[str | Path, float, bool]],
 
     if Path(path).resolve() in {Path(p).resolve() for p, _, _ in sources}:
         raise ValueError(f"{path}: the routed checkpoint must not overwrite one of its sources")
-    routes, first_of = [], {}
+    routes, first_of, read = [], {}, {}
     for i, (src, below_gsd_m, mirror) in enumerate(sources):
-        ckpt = read_checkpoint(src)
+        key = Path(src).resolve()
+        if key not in read:
+            read[key] = read_checkpoint(src)
+        ckpt = read[key]
         last = i == len(sources) - 1
         entry = {"below_gsd_m": None if last else float(below_gsd_m), "mirror": bool(mirror), "config": ckpt["config"],
                  # A source's recall at the berth was measured on its own: the routed model's is measured anew.
                  "meta": {k: v for k, v in ckpt.get("meta", {}).items() if k != "loading_recall"}, "source": str(src)}
-        key = Path(src).resolve()
         if key in first_of:  # one network read two ways (e.g. once below 6 m, mirrored above): its weights are stored once
             entry[SHARED_KEY] = first_of[key]
         else:
