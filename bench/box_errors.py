@@ -13,7 +13,7 @@ For one checkpoint and one split (``bench/eval_splits.py`` names), prints:
   labelled beams that sit at the data set's clip of length / 12 (harbours-ge's beams are
   estimated from its axis-aligned boxes and clipped to length/12..length/4: README).
 
-    python train.py --unroute models/vostochny_default.pt --export runs/nets   # one network a file; route0.pt reads < 2.5 m
+    python train.py --unroute models/vostochny_default.pt --export runs/nets   # one network a file; route0.pt reads < 6 m
     python bench/box_errors.py runs/nets/route0.pt --split harbours-test --threads 2
 """
 
