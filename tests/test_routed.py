@@ -120,6 +120,25 @@ def test_one_network_read_two_ways_is_stored_once_and_reads_as_each_route_says(t
         assert all(torch.equal(v, want[k]) for k, v in model.state_dict().items())
 
 
+def test_the_finer_route_of_a_shared_network_can_be_the_mirrored_one(two_networks, tmp_path):
+    # As the shipped model reads harbour-fine scenes: mirrored below 5 m, once from 5 to 8 m.
+    routed = tmp_path / "mirrored-first.pt"
+    eager = two_networks["eager"]
+    argv = ["--route", f"{eager}+tta@5", f"{eager}@8", str(two_networks["fine"]), "--export", str(routed)]
+    assert train.main(train.get_args_parser().parse_args(argv)) == 0
+    ckpt = read_checkpoint(routed, formats=(ROUTED_FORMAT,))
+    assert ["model" in r for r in ckpt["routes"]] == [True, False, True]
+    assert [r["mirror"] for r in ckpt["routes"]] == [True, False, False]
+    scene = two_networks["scenes"][0]
+    at_6m = _coarse_copy(scene, tmp_path / "at_6m.tif", 2.0)
+    scenes = [scene, at_6m]
+    got = _detections(routed, scenes, tmp_path / "routed")
+    once = _detections(eager, scenes, tmp_path / "once")
+    twice = _detections(eager, scenes, tmp_path / "twice", "--tta")
+    assert once[scene.stem] != twice[scene.stem] and once["at_6m"] != twice["at_6m"]  # so the comparison can fail
+    assert got[scene.stem] == twice[scene.stem] and got["at_6m"] == once["at_6m"]
+
+
 def test_the_run_records_each_route(two_networks, tmp_path):
     import json
 
