@@ -7,7 +7,7 @@
     python train.py --average runs/a/model.pt runs/b/model.pt --export runs/ab/model.pt
     python train.py --route runs/fine/model.pt@6 runs/coarse/model.pt+tta --export runs/routed/model.pt
     python train.py --unroute models/vostochny_default.pt --export runs/nets      # one file per network: route0.pt (finest scenes), route1.pt, ...
-    python train.py --teacher runs/nets/route1.pt --backbone regnet_x_400mf --data synth:2000 --out runs/student
+    python train.py --teacher runs/nets/route2.pt --backbone regnet_x_400mf --data synth:2000 --out runs/student
     torchrun --nproc_per_node=2 train.py --data synth:2000 --device cpu --out runs/ddp
 
 Sources (``--data`` and ``--val``) are described in ``detector/sources.py``.

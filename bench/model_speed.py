@@ -12,11 +12,11 @@ as it is, where infer.py (and this bench by default) keeps freed memory for the 
 
     python bench/model_speed.py --threads 2
     python train.py --unroute models/vostochny_default.pt --export runs/nets   # the shipped model's networks, one a file
-    python bench/model_speed.py --model runs/nets/route1.pt --batch-sizes 1 --tile-px 1696 --compile --rounds 3
+    python bench/model_speed.py --model runs/nets/route2.pt --batch-sizes 1 --tile-px 1696 --compile --rounds 3
     python bench/model_speed.py --backbone regnet_x_400mf --batch-sizes 1 --tile-px 1024 --rounds 3 --seconds 4
-    python bench/model_speed.py --model runs/nets/route1.pt --batch-sizes 1 --tile-px 1696 --allocator system
-    python bench/model_speed.py --model runs/nets/route1.pt --tile-px 1696 --stages   # where a tile's time goes
-    python bench/model_speed.py --model runs/nets/route1.pt --tile-px 1696 --stages --no-cpu-fusion --allocator system
+    python bench/model_speed.py --model runs/nets/route2.pt --batch-sizes 1 --tile-px 1696 --allocator system
+    python bench/model_speed.py --model runs/nets/route2.pt --tile-px 1696 --stages   # where a tile's time goes
+    python bench/model_speed.py --model runs/nets/route2.pt --tile-px 1696 --stages --no-cpu-fusion --allocator system
 
 ``--stages`` times each part of the network on one tile instead (bf16 where the CPU has it, else
 float32): stem (with the folded normalisation), the three trunk stages, the FPN, the head and the
