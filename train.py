@@ -6,7 +6,7 @@
     python train.py --eval-only --model models/vostochny_default.pt --val truth:scenes
     python train.py --average runs/a/model.pt runs/b/model.pt --export runs/ab/model.pt
     python train.py --route runs/fine/model.pt@6 runs/coarse/model.pt+tta --export runs/routed/model.pt
-    python train.py --unroute models/vostochny_default.pt --export runs/nets      # one file per network: route0.pt (finest scenes), route1.pt, ...
+    python train.py --unroute models/vostochny_default.pt --export runs/nets      # one file per route: route0.pt (finest scenes), route1.pt, ...
     python train.py --teacher runs/nets/route2.pt --backbone regnet_x_400mf --data synth:2000 --out runs/student
     torchrun --nproc_per_node=2 train.py --data synth:2000 --device cpu --out runs/ddp
 
@@ -61,10 +61,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("--route", nargs="+", default=None, metavar="CKPT[@M]",
                    help="write one model to --export that reads each scene with the first of these checkpoints whose bound "
                         "(@M, metres) is above the scene's native GSD; the last, with no bound, reads every coarser scene. "
-                        "CKPT+tta: that network always reads tiles mirrored too (detector/model/routed.py)")
+                        "CKPT+tta (or CKPT+tta@M): that route always reads tiles mirrored too; one checkpoint named "
+                        "twice is stored once (detector/model/routed.py)")
     p.add_argument("--unroute", type=Path, default=None, metavar="CKPT",
-                   help="write each network of a routed checkpoint into the folder --export as a checkpoint of its own "
-                        "(route0.pt reads the finest scenes), to fine-tune or distil from")
+                   help="write each route of a routed checkpoint into the folder --export as a checkpoint of its own "
+                        "(route0.pt reads the finest scenes; a network two routes share is written for each), to fine-tune or distil from")
     p.add_argument("--backbone", default=ModelConfig.backbone,
                    help="trunk of a model from scratch: a torchvision ResNet (add _gn for GroupNorm), mobilenet_v3_* or regnet_*, "
                         "or efficientnet_lite0..2, which start from ImageNet weights carried by a package "
