@@ -55,6 +55,15 @@ def _detections(model: Path, scenes: list[Path], out: Path, *extra: str) -> dict
     return dict(by_scene)
 
 
+def _eager_once_and_mirrored(two_networks, scenes: list[Path], out: Path) -> tuple[dict, dict]:
+    """The eager network's detections on ``scenes`` read once and read mirrored too, checked to
+    differ on every scene so that a comparison with either can fail."""
+    once = _detections(two_networks["eager"], scenes, out / "once")
+    twice = _detections(two_networks["eager"], scenes, out / "twice", "--tta")
+    assert all(once[s.stem] != twice[s.stem] for s in scenes)
+    return once, twice
+
+
 @pytest.fixture(scope="module")
 def two_networks(port, tmp_path_factory):
     d = tmp_path_factory.mktemp("routed")
@@ -108,9 +117,7 @@ def test_one_network_read_two_ways_is_stored_once_and_reads_as_each_route_says(t
     scene = two_networks["scenes"][0]
     at_6m, at_9m = _coarse_copy(scene, tmp_path / "at_6m.tif", 2.0), _coarse_copy(scene, tmp_path / "at_9m.tif", 3.0)
     got = _detections(routed, [at_6m, at_9m], tmp_path / "routed")
-    once = _detections(eager, [at_6m, at_9m], tmp_path / "once")
-    twice = _detections(eager, [at_6m, at_9m], tmp_path / "twice", "--tta")
-    assert once["at_6m"] != twice["at_6m"] and once["at_9m"] != twice["at_9m"]  # so the comparison can fail
+    once, twice = _eager_once_and_mirrored(two_networks, [at_6m, at_9m], tmp_path)
     assert got["at_6m"] == once["at_6m"] and got["at_9m"] == twice["at_9m"]
     nets = tmp_path / "nets"
     assert train.main(train.get_args_parser().parse_args(["--unroute", str(routed), "--export", str(nets)])) == 0
@@ -133,9 +140,7 @@ def test_the_finer_route_of_a_shared_network_can_be_the_mirrored_one(two_network
     at_6m = _coarse_copy(scene, tmp_path / "at_6m.tif", 2.0)
     scenes = [scene, at_6m]
     got = _detections(routed, scenes, tmp_path / "routed")
-    once = _detections(eager, scenes, tmp_path / "once")
-    twice = _detections(eager, scenes, tmp_path / "twice", "--tta")
-    assert once[scene.stem] != twice[scene.stem] and once["at_6m"] != twice["at_6m"]  # so the comparison can fail
+    once, twice = _eager_once_and_mirrored(two_networks, scenes, tmp_path)
     assert got[scene.stem] == twice[scene.stem] and got["at_6m"] == once["at_6m"]
 
 
